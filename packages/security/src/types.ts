@@ -1,0 +1,57 @@
+/**
+ * The logger shape every middleware of this package accepts. A winston logger (and
+ * `@shipshape/logger`'s logger) satisfies it; `security` is used for security events when present.
+ */
+export interface SecurityLogger {
+  info(message: string, meta?: Record<string, unknown>): unknown;
+  warn(message: string, meta?: Record<string, unknown>): unknown;
+  error(message: string, meta?: Record<string, unknown>): unknown;
+  debug?(message: string, meta?: Record<string, unknown>): unknown;
+  /** Dedicated channel for security events (`rate_limited`, `ip_blocked`, ...). */
+  security?(event: string, details?: Record<string, unknown>): unknown;
+}
+
+/** Names of the security events this package emits. */
+export type SecurityEventName =
+  | 'rate_limited'
+  | 'ip_blocked'
+  | 'ip_auto_blocked'
+  | 'csrf_rejected'
+  | 'host_rejected'
+  | 'cors_rejected'
+  | (string & {});
+
+/**
+ * Minimal prom-client `Registry` shape: what `new Counter({ registers: [registry] })` needs plus
+ * a lookup so two factories sharing one registry reuse one metric instead of throwing.
+ */
+export interface MetricsRegistry {
+  registerMetric(metric: never): void;
+  getSingleMetric(name: string): unknown;
+}
+
+/**
+ * Any Redis client through one function: node-redis v4+ `client.sendCommand(args)` satisfies it;
+ * for ioredis pass `{ sendCommand: (args) => redis.call(args[0], ...args.slice(1)) }`.
+ */
+export interface RedisCommandClient {
+  sendCommand(args: string[]): Promise<unknown>;
+}
+
+/**
+ * Emits a security event: `logger.security(event, details)` when the logger has that channel,
+ * else `logger.warn(event, { event, ...details })`. A throwing logger never breaks a request.
+ */
+export function emitSecurityEvent(
+  logger: SecurityLogger | undefined,
+  event: SecurityEventName,
+  details: Record<string, unknown> = {},
+): void {
+  if (!logger) return;
+  try {
+    if (typeof logger.security === 'function') logger.security(event, details);
+    else logger.warn(event, { event, ...details });
+  } catch {
+    // Logging must never turn a rejected request into a crash.
+  }
+}

@@ -1,0 +1,75 @@
+import type { SecurityLogger } from './types.js';
+
+/** Every coded warning of `@shipshape/security` (documented in docs/errors.md). */
+export type SecurityWarningCode =
+  | 'SHIPSHAPE_SECURITY_TRUST_PROXY_ALL'
+  | 'SHIPSHAPE_SECURITY_XFF_UNTRUSTED'
+  | 'SHIPSHAPE_SECURITY_STORE_ERROR_POLICY'
+  | 'SHIPSHAPE_SECURITY_STORE_ERROR'
+  | 'SHIPSHAPE_SECURITY_HSTS_NO_TLS'
+  | 'SHIPSHAPE_SECURITY_UNKNOWN_OPTION'
+  | 'SHIPSHAPE_SECURITY_CORS_NO_ORIGINS'
+  | 'SHIPSHAPE_SECURITY_CSRF_REPORT_ONLY'
+  | (string & {});
+
+/**
+ * `false` silences every warning; an array silences the listed codes; `true`/undefined warns.
+ * @default true
+ */
+export type WarningsOption = boolean | readonly SecurityWarningCode[];
+
+export interface Warner {
+  /** Logs `code` once for this warner (one per factory call); returns whether it was logged. */
+  warn(code: SecurityWarningCode, message: string, meta?: Record<string, unknown>): boolean;
+  /** Whether `code` is switched on. */
+  enabled(code: SecurityWarningCode): boolean;
+}
+
+/**
+ * A warner scoped to one factory call: each code is logged at most once through the injected
+ * logger (`logger.warn(message, { code, ... })`) or, without a logger, `process.emitWarning`.
+ * Scoping to the factory (not the module) keeps two instances independent.
+ */
+export function createWarner(
+  logger: SecurityLogger | undefined,
+  option: WarningsOption | undefined,
+): Warner {
+  const seen = new Set<string>();
+  const enabled = (code: SecurityWarningCode): boolean => {
+    if (option === false) return false;
+    if (Array.isArray(option)) return !option.includes(code);
+    return true;
+  };
+  return {
+    enabled,
+    warn(code, message, meta) {
+      if (!enabled(code) || seen.has(code)) return false;
+      seen.add(code);
+      const text = `@shipshape/security: ${message}`;
+      try {
+        if (logger) logger.warn(text, { code, ...meta });
+        else process.emitWarning(text, { code, type: 'ShipshapeSecurityWarning' });
+      } catch {
+        // A broken logger must not break the factory or the request.
+      }
+      return true;
+    },
+  };
+}
+
+/** Warns (once) about option keys the factory does not know — typos from JavaScript callers. */
+export function warnUnknownOptions(
+  warner: Warner,
+  factory: string,
+  options: object | undefined,
+  known: Readonly<Record<string, true>>,
+): void {
+  if (!options) return;
+  const unknown = Object.keys(options).filter((key) => !(key in known));
+  if (unknown.length > 0)
+    warner.warn(
+      'SHIPSHAPE_SECURITY_UNKNOWN_OPTION',
+      `${factory} ignores unknown option(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}`,
+      { factory, options: unknown },
+    );
+}
