@@ -1,1 +1,55 @@
-export {};
+export type { DotenvEntry, DotenvParseResult, DotenvProblem } from './dotenv.js';
+export { parseDotenv } from './dotenv.js';
+export type { EnvExampleCheck } from './generate.js';
+export { checkEnvExample, generateEnvExample, generateMarkdown } from './generate.js';
+export {
+  ConfigError,
+  EX_CONFIG,
+  loadConfig,
+  loadConfigOrExit,
+  NODE_ENVS,
+  REDACTED,
+  redact,
+  secretValues,
+  variableName,
+  WEAK_SECRETS,
+} from './load.js';
+export {
+  bool,
+  bytes,
+  custom,
+  duration,
+  email,
+  enums,
+  flag,
+  host,
+  int,
+  isSpec,
+  json,
+  list,
+  num,
+  port,
+  str,
+  url,
+} from './specs.js';
+export type {
+  Config,
+  ConfigIssue,
+  ConfigIssueCode,
+  ConfigOverrides,
+  ConfigSchema,
+  DeepReadonly,
+  FlagOptions,
+  InferSpec,
+  JsonSpecOptions,
+  ListSpecOptions,
+  LoadConfigOptions,
+  LoadConfigOrExitOptions,
+  Logger,
+  NodeEnv,
+  NumberSpecOptions,
+  Spec,
+  SpecOptions,
+  SpecResult,
+  UrlSpecOptions,
+} from './types.js';
