@@ -1,1 +1,17 @@
-export {};
+export { createLifecycle } from './lifecycle.js';
+export type {
+  HealthStateTarget,
+  HookResult,
+  Lifecycle,
+  LifecycleLogger,
+  LifecycleOptions,
+  LifecycleState,
+  LifecycleWarningCode,
+  ServerTimeoutOptions,
+  ShutdownReport,
+  ShutdownTrigger,
+  StepFunction,
+  StepOptions,
+  TaskFunction,
+  UnhandledRejectionMode,
+} from './types.js';

@@ -1,0 +1,132 @@
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+
+interface SocketState {
+  /** Responses on this socket that have not emitted `close` yet. */
+  readonly responses: Set<ServerResponse>;
+}
+
+/**
+ * Tracks every socket of one server and the requests in flight on each, from the server's own
+ * `connection` / `request` events, so shutdown knows exactly which keep-alive sockets are idle.
+ * A request counts as in flight until its response emits `close`, which comes after `finish`,
+ * i.e. after the last byte was handed to the kernel.
+ */
+export class ConnectionTracker {
+  private readonly sockets = new Map<Socket, SocketState>();
+  private closing = false;
+  private inFlightCount = 0;
+  private drainedCount = 0;
+  private readonly server: Server;
+  private readonly onChange: () => void;
+
+  constructor(server: Server, onChange: () => void) {
+    this.server = server;
+    this.onChange = onChange;
+    // Prepended so the tracker sees the request before the app can answer it synchronously.
+    server.prependListener('connection', this.handleConnection);
+    server.prependListener('request', this.handleRequest);
+  }
+
+  get inFlight(): number {
+    return this.inFlightCount;
+  }
+
+  /** Requests that completed after the server stopped accepting. */
+  get drained(): number {
+    return this.drainedCount;
+  }
+
+  get openSockets(): number {
+    return this.sockets.size;
+  }
+
+  detach(): void {
+    this.server.removeListener('connection', this.handleConnection);
+    this.server.removeListener('request', this.handleRequest);
+  }
+
+  private readonly handleConnection = (socket: Socket): void => {
+    this.track(socket);
+  };
+
+  private track(socket: Socket): SocketState {
+    let state = this.sockets.get(socket);
+    if (state) return state;
+    state = { responses: new Set() };
+    this.sockets.set(socket, state);
+    socket.once('close', () => {
+      this.sockets.delete(socket);
+      this.onChange();
+    });
+    return state;
+  }
+
+  private readonly handleRequest = (req: IncomingMessage, res: ServerResponse): void => {
+    const socket = req.socket;
+    // A socket accepted before the tracker was attached is adopted on its first request.
+    const state = this.track(socket);
+    state.responses.add(res);
+    this.inFlightCount++;
+    if (this.closing) res.setHeader('Connection', 'close');
+    res.once('close', () => {
+      if (!state.responses.delete(res)) return;
+      this.inFlightCount--;
+      if (this.closing) {
+        this.drainedCount++;
+        // Headers went out before the stop (no `Connection: close` on them): Node would keep
+        // the socket alive, so end it once its last response is done.
+        if (state.responses.size === 0 && !socket.destroyed) endSoon(socket);
+      }
+      this.onChange();
+    });
+  };
+
+  /**
+   * Step 3 of the shutdown: every response not yet started gets `Connection: close`, and idle
+   * sockets are destroyed. The idle check runs in `setImmediate`, after the poll phase has read
+   * whatever requests already sit in the kernel's buffers: a request sent before this moment is
+   * parsed (and so in flight, answered with `Connection: close`) instead of being cut off.
+   * Resolves with the number of requests in flight at the stop and of idle sockets closed.
+   */
+  stop(): Promise<{ inFlightAtStop: number; idleClosed: number }> {
+    this.closing = true;
+    const inFlightAtStop = this.inFlightCount;
+    for (const state of this.sockets.values()) {
+      for (const res of state.responses) {
+        if (!res.headersSent) res.setHeader('Connection', 'close');
+      }
+    }
+    return new Promise((resolve) => {
+      setImmediate(() => {
+        let idleClosed = 0;
+        for (const [socket, state] of this.sockets) {
+          if (state.responses.size === 0) {
+            idleClosed++;
+            socket.destroy();
+          }
+        }
+        resolve({ inFlightAtStop, idleClosed });
+      });
+    });
+  }
+
+  /** Destroys every socket left; returns how many requests were still in flight on them. */
+  destroyAll(): number {
+    let cut = 0;
+    for (const [socket, state] of this.sockets) {
+      cut += state.responses.size;
+      // Forget the responses first so their `close` events are not counted as drained.
+      this.inFlightCount -= state.responses.size;
+      state.responses.clear();
+      socket.destroy();
+    }
+    return cut;
+  }
+}
+
+function endSoon(socket: Socket): void {
+  socket.end();
+  if (socket.writableFinished) socket.destroy();
+  else socket.once('finish', () => socket.destroy());
+}

@@ -1,0 +1,578 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { PKG, resolveConfig, show } from './config.js';
+import { ConnectionTracker } from './connections.js';
+import type {
+  HookResult,
+  Lifecycle,
+  LifecycleOptions,
+  LifecycleState,
+  LifecycleWarningCode,
+  ShutdownReport,
+  ShutdownTrigger,
+  StepFunction,
+  StepOptions,
+  TaskFunction,
+} from './types.js';
+
+interface Step {
+  readonly name: string;
+  readonly fn: StepFunction;
+  readonly timeoutMs: number;
+}
+
+interface Work {
+  readonly name: string;
+  readonly controller: AbortController | undefined;
+}
+
+const now = () => performance.now();
+const ms = (from: number, to: number) => Math.round(to - from);
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : show(error);
+}
+
+function validateName(kind: string, name: unknown): string {
+  if (typeof name !== 'string' || name.trim() === '') {
+    throw new TypeError(`${PKG}: ${kind} name must be a non-empty string, got ${show(name)}`);
+  }
+  return name;
+}
+
+function validateFn(kind: string, name: string, fn: unknown): void {
+  if (typeof fn !== 'function') {
+    throw new TypeError(`${PKG}: ${kind} "${name}" must be a function, got ${show(fn)}`);
+  }
+}
+
+function stepTimeout(kind: string, name: string, options: unknown, fallback: number): number {
+  if (options === undefined) return fallback;
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(
+      `${PKG}: ${kind} "${name}" options must be an object, got ${show(options)}`,
+    );
+  }
+  const value = (options as StepOptions).timeoutMs;
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < 0 || value > 2_147_483_647) {
+    throw new TypeError(
+      `${PKG}: ${kind} "${name}" timeoutMs must be a non-negative integer number of milliseconds, got ${show(value)}`,
+    );
+  }
+  return value;
+}
+
+/** Runs one step with its own timeout; the step's signal aborts when the timeout passes. */
+async function runStep(step: Step): Promise<HookResult> {
+  const started = now();
+  const controller = new AbortController();
+  let timer: NodeJS.Timeout | undefined;
+  const timedOut = new Promise<'timed out'>((resolve) => {
+    timer = setTimeout(() => {
+      controller.abort(new Error(`${PKG}: "${step.name}" timed out after ${step.timeoutMs} ms`));
+      resolve('timed out');
+    }, step.timeoutMs);
+    timer.unref();
+  });
+  try {
+    const outcome = await Promise.race([
+      Promise.resolve()
+        .then(() => step.fn(controller.signal))
+        .then(() => 'ok' as const),
+      timedOut,
+    ]);
+    return { name: step.name, status: outcome, durationMs: ms(started, now()) };
+  } catch (error) {
+    return {
+      name: step.name,
+      status: 'failed',
+      durationMs: ms(started, now()),
+      error: errorMessage(error),
+    };
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function countHandles(): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const type of process.getActiveResourcesInfo()) counts[type] = (counts[type] ?? 0) + 1;
+  return counts;
+}
+
+/**
+ * Owns the process's life around one HTTP server: startup checks, readiness, and a graceful
+ * shutdown (draining, tracked work, ordered hooks, report, exit code) triggered once by a signal,
+ * `shutdown()` or a fatal error.
+ */
+export function createLifecycle(options?: LifecycleOptions): Lifecycle {
+  const { config, warnings } = resolveConfig(options, process.env);
+  const logger = config.logger;
+
+  const log = (level: 'info' | 'warn' | 'error', message: string, meta?: object) => {
+    try {
+      logger[level](`${PKG}: ${message}`, meta as Record<string, unknown>);
+    } catch {
+      // A broken logger must never break the shutdown it is reporting on.
+    }
+  };
+
+  const warned = new Set<LifecycleWarningCode>();
+  const warn = (code: LifecycleWarningCode, message: string, meta?: Record<string, unknown>) => {
+    const setting = config.warnings;
+    if (setting === false || (Array.isArray(setting) && setting.includes(code))) return;
+    if (warned.has(code)) return;
+    warned.add(code);
+    log('warn', message, { code, ...meta });
+  };
+  for (const w of warnings) warn(w.code, w.message, w.meta);
+
+  const server = config.server ?? (config.app ? createServer(config.app) : undefined);
+  if (server && config.timeouts) {
+    server.headersTimeout = config.timeouts.headersTimeout;
+    server.requestTimeout = config.timeouts.requestTimeout;
+    server.keepAliveTimeout = config.timeouts.keepAliveTimeout;
+  }
+
+  let state: LifecycleState = 'starting';
+  const setState = (next: LifecycleState) => {
+    state = next;
+    if (!config.health) return;
+    try {
+      config.health.setState(next);
+    } catch (error) {
+      log('error', `health.setState("${next}") threw: ${errorMessage(error)}`);
+    }
+  };
+  setState('starting');
+
+  // Wakes whichever wait (readiness delay, drain) is in progress.
+  let wake: (() => void) | undefined;
+  const notify = () => wake?.();
+
+  const tracker = server ? new ConnectionTracker(server, notify) : undefined;
+  const checks: Step[] = [];
+  const hooks: Step[] = [];
+  const work = new Map<number, Work>();
+  let workId = 0;
+  let workCompleted = 0;
+  let pastDrain = false;
+  let forcedBy: string | undefined;
+  const forced: string[] = [];
+
+  let resolveStopped: (report: ShutdownReport) => void = () => {};
+  const stopped = new Promise<ShutdownReport>((resolve) => {
+    resolveStopped = resolve;
+  });
+  let shutdownPromise: Promise<ShutdownReport> | undefined;
+  let startPromise: Promise<AddressInfo | undefined> | undefined;
+  let disposed = false;
+
+  /** Waits `timeoutMs` or until `done()` holds or a forced exit; resolves whether `done()` held. */
+  const waitUntil = (done: () => boolean, timeoutMs: number): Promise<boolean> =>
+    new Promise((resolve) => {
+      if (done()) return resolve(true);
+      if (forcedBy) return resolve(false);
+      const timer = setTimeout(finish, timeoutMs);
+      timer.unref();
+      function finish() {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve(done());
+      }
+      wake = () => {
+        if (done() || forcedBy) finish();
+      };
+    });
+
+  const untilForced = () => false;
+
+  async function runShutdown(trigger: ShutdownTrigger): Promise<ShutdownReport> {
+    const started = now();
+    // Shutdown owns the end of the process: this handle keeps the event loop alive (every other
+    // timer is unref()'d) so Node cannot exit 0 on its own before the report and the exit code.
+    // It is bounded: delay + drain + hooks, each with its own timeout.
+    const keepAlive = setInterval(() => {}, 60_000);
+    try {
+      setState('draining');
+      log('info', 'draining: readiness answers 503', {
+        trigger,
+        readinessDelayMs: config.readinessDelayMs,
+        drainTimeoutMs: config.drainTimeoutMs,
+      });
+
+      // 2. Keep serving while load balancers notice the 503.
+      await waitUntil(untilForced, config.readinessDelayMs);
+      const afterDelay = now();
+
+      // 3. Stop accepting; close idle keep-alive sockets; `Connection: close` on the rest.
+      let inFlightAtStop = 0;
+      let idleSocketsClosed = 0;
+      if (server) {
+        closeServer(server);
+        if (tracker) ({ inFlightAtStop, idleClosed: idleSocketsClosed } = await tracker.stop());
+      }
+
+      // 4. Wait for in-flight requests and tracked work, up to drainTimeoutMs.
+      const drainedAll = await waitUntil(
+        () => (tracker?.inFlight ?? 0) === 0 && work.size === 0,
+        forcedBy ? 0 : config.drainTimeoutMs,
+      );
+      let destroyed = 0;
+      const interrupted: string[] = [];
+      if (!drainedAll) {
+        destroyed = tracker?.destroyAll() ?? 0;
+        if (destroyed > 0) forced.push(`${destroyed} request(s) cut at the drain timeout`);
+        for (const w of work.values()) {
+          interrupted.push(w.name);
+          w.controller?.abort(new Error(`${PKG}: "${w.name}" interrupted by shutdown`));
+        }
+        work.clear();
+        if (interrupted.length > 0) {
+          forced.push(`tracked work interrupted: ${interrupted.join(', ')}`);
+        }
+      } else {
+        // Only sockets with nothing in flight are left (ending after `Connection: close`).
+        tracker?.destroyAll();
+      }
+      pastDrain = true;
+      const afterDrain = now();
+
+      // 5. Hooks, last registered first, each with its own timeout; failures are isolated.
+      const hookResults: HookResult[] = [];
+      for (const hook of [...hooks].reverse()) {
+        const result = await runStep(hook);
+        hookResults.push(result);
+        if (result.status === 'timed out') forced.push(`hook timed out: ${hook.name}`);
+        if (result.status === 'failed') forced.push(`hook failed: ${hook.name}`);
+        if (result.status !== 'ok') {
+          log('error', `shutdown hook "${hook.name}" ${result.status}`, {
+            hook: hook.name,
+            ...(result.error === undefined ? {} : { error: result.error }),
+            durationMs: result.durationMs,
+          });
+        }
+      }
+      const afterHooks = now();
+
+      // 6. Report.
+      setState('stopped');
+      const report: ShutdownReport = {
+        trigger,
+        exitCode: forced.length > 0 ? 1 : 0,
+        forced: [...forced],
+        durationMs: ms(started, afterHooks),
+        phases: {
+          readinessDelay: ms(started, afterDelay),
+          drain: ms(afterDelay, afterDrain),
+          hooks: ms(afterDrain, afterHooks),
+        },
+        requests: {
+          inFlightAtStop,
+          drained: tracker?.drained ?? 0,
+          destroyed,
+          idleSocketsClosed,
+        },
+        work: { completed: workCompleted, interrupted },
+        hooks: hookResults,
+        openHandles: countHandles(),
+      };
+      log(report.exitCode === 0 ? 'info' : 'warn', 'shutdown report', { ...report });
+      return report;
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  function closeServer(target: NonNullable<typeof server>) {
+    // On Node 20, server.close() first calls closeIdleConnections(), which destroys sockets whose
+    // next request is still unread in the kernel and sockets whose response has ended but is not
+    // flushed (`finished` is set by end(), before the bytes leave). The tracker closes idle
+    // sockets itself, after the poll phase, so shadow that call for this one close().
+    const own = Object.hasOwn(target, 'closeIdleConnections');
+    const saved = target.closeIdleConnections;
+    target.closeIdleConnections = () => {};
+    try {
+      if (target.listening) target.close();
+    } finally {
+      if (own) target.closeIdleConnections = saved;
+      else delete (target as { closeIdleConnections?: unknown }).closeIdleConnections;
+    }
+  }
+
+  function exitWith(code: number) {
+    if (!config.exit) return;
+    process.exit(code);
+  }
+
+  function beginShutdown(trigger: ShutdownTrigger): Promise<ShutdownReport> {
+    if (shutdownPromise) return shutdownPromise;
+    shutdownPromise = runShutdown(trigger).then(
+      (report) => {
+        resolveStopped(report);
+        exitWith(report.exitCode);
+        return report;
+      },
+      (error: unknown) => {
+        // A bug here must still end the process, and visibly.
+        log('error', `shutdown failed: ${errorMessage(error)}`, {
+          stack: error instanceof Error ? error.stack : undefined,
+        });
+        exitWith(1);
+        throw error;
+      },
+    );
+    return shutdownPromise;
+  }
+
+  // --- process handlers -------------------------------------------------------------------
+  const installed: Array<[string, (arg: unknown) => void]> = [];
+  const on = (event: string, handler: (arg: unknown) => void) => {
+    process.on(event, handler);
+    installed.push([event, handler]);
+  };
+
+  function onSignal(signal: NodeJS.Signals) {
+    if (!shutdownPromise) {
+      log('info', `${signal} received: starting graceful shutdown`, { signal });
+      void beginShutdown(signal).catch(() => {});
+      return;
+    }
+    if (!forcedBy && state !== 'stopped') {
+      forcedBy = signal;
+      forced.push(`second signal ${signal}: remaining delay and drain skipped`);
+      log(
+        'warn',
+        `${signal} received during shutdown: forcing (delay and drain cut, hooks still run)`,
+        {
+          signal,
+        },
+      );
+      notify();
+      return;
+    }
+    log(
+      'warn',
+      state === 'stopped'
+        ? `${signal} received after shutdown ended: ignored`
+        : `${signal} received again: shutdown already forced, hooks are bounded by their timeouts`,
+      { signal },
+    );
+  }
+  for (const signal of config.signals)
+    on(signal, (received) => onSignal(received as NodeJS.Signals));
+
+  function fatal(kind: 'uncaughtException' | 'unhandledRejection', error: unknown) {
+    log('error', `fatal ${kind}: ${errorMessage(error)}`, {
+      kind,
+      stack: error instanceof Error ? error.stack : undefined,
+    });
+    if (!forced.includes(kind)) forced.push(kind);
+    void beginShutdown(kind).catch(() => {});
+  }
+  if (config.handleUncaughtException) {
+    on('uncaughtException', (error) => fatal('uncaughtException', error));
+  }
+  if (config.unhandledRejection === 'fatal') {
+    on('unhandledRejection', (reason) => fatal('unhandledRejection', reason));
+  } else if (config.unhandledRejection === 'log') {
+    on('unhandledRejection', (reason) =>
+      log('error', `unhandled rejection: ${errorMessage(reason)}`, {
+        stack: reason instanceof Error ? reason.stack : undefined,
+      }),
+    );
+  }
+
+  // --- startup ----------------------------------------------------------------------------
+  async function runStart(port: number | undefined, host: string | undefined) {
+    // Same reasoning as in shutdown: an awaited start must not let Node exit mid-check.
+    const keepAlive = setInterval(() => {}, 60_000);
+    try {
+      for (const check of checks) {
+        const result = await runStep(check);
+        if (result.status !== 'ok') {
+          const detail =
+            result.status === 'timed out'
+              ? `timed out after ${check.timeoutMs} ms`
+              : `failed: ${result.error}`;
+          const message = `startup check "${check.name}" ${detail}`;
+          log('error', message, { check: check.name });
+          throw new Error(`${PKG}: ${message}`);
+        }
+      }
+      if (state !== 'starting') {
+        throw new Error(`${PKG}: start() aborted: shutdown began during startup (${state})`);
+      }
+      let address: AddressInfo | undefined;
+      if (server && !server.listening && port !== undefined) {
+        await new Promise<void>((resolve, reject) => {
+          const onError = (error: Error) => {
+            reject(
+              new Error(`${PKG}: cannot listen on ${host ?? '*'}:${port}: ${errorMessage(error)}`, {
+                cause: error,
+              }),
+            );
+          };
+          server.once('error', onError);
+          server.listen(port, host, () => {
+            server.removeListener('error', onError);
+            resolve();
+          });
+        });
+      }
+      if (server?.listening) {
+        const a = server.address();
+        if (a && typeof a === 'object') address = a;
+      }
+      if (state === 'starting') {
+        setState('ready');
+        log('info', 'ready', address ? { port: address.port, address: address.address } : {});
+      }
+      return address;
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  function start(port = config.port, host = config.host) {
+    if (disposed) return Promise.reject(new Error(`${PKG}: start() after dispose()`));
+    if (startPromise) return startPromise;
+    if (state === 'draining' || state === 'stopped') {
+      return Promise.reject(new Error(`${PKG}: start() after shutdown began (${state})`));
+    }
+    if (port !== undefined && !server) {
+      return Promise.reject(
+        new Error(`${PKG}: cannot listen on port ${port}: no "server" or "app" was given`),
+      );
+    }
+    startPromise = runStart(port, host);
+    return startPromise;
+  }
+
+  function readinessHandler(_req: IncomingMessage, res: ServerResponse) {
+    const ready = state === 'ready';
+    res.statusCode = ready ? 200 : 503;
+    res.setHeader('Content-Type', 'application/json; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    res.end(JSON.stringify({ status: state }));
+  }
+
+  return {
+    get server() {
+      return server;
+    },
+    get state() {
+      return state;
+    },
+    stopped,
+    addStartupCheck(name, fn, stepOptions) {
+      validateName('startup check', name);
+      validateFn('startup check', name, fn);
+      const step: Step = {
+        name,
+        fn,
+        timeoutMs: stepTimeout('startup check', name, stepOptions, config.startupTimeoutMs),
+      };
+      checks.push(step);
+      return () => {
+        const i = checks.indexOf(step);
+        if (i >= 0) checks.splice(i, 1);
+      };
+    },
+    start: () => start(),
+    listen(port, host) {
+      if (!Number.isInteger(port) || port < 0 || port > 65535) {
+        return Promise.reject(
+          new TypeError(
+            `${PKG}: listen() port must be an integer from 0 to 65535, got ${show(port)}`,
+          ),
+        );
+      }
+      return start(port, host ?? config.host);
+    },
+    markReady() {
+      if (state === 'starting') {
+        setState('ready');
+        log('info', 'ready');
+      }
+    },
+    onShutdown(name, fn, stepOptions) {
+      validateName('shutdown hook', name);
+      validateFn('shutdown hook', name, fn);
+      const step: Step = {
+        name,
+        fn,
+        timeoutMs: stepTimeout('shutdown hook', name, stepOptions, config.hookTimeoutMs),
+      };
+      hooks.push(step);
+      return () => {
+        const i = hooks.indexOf(step);
+        if (i >= 0) hooks.splice(i, 1);
+      };
+    },
+    track<T>(promise: Promise<T>, name = 'tracked promise'): Promise<T> {
+      if (!promise || typeof (promise as { then?: unknown }).then !== 'function') {
+        throw new TypeError(`${PKG}: track() needs a promise, got ${show(promise)}`);
+      }
+      if (pastDrain) {
+        warn(
+          'SHIPSHAPE_LIFECYCLE_LATE_WORK',
+          `"${name}" was tracked after the drain ended: nothing waits for it`,
+          {
+            work: name,
+          },
+        );
+        return promise;
+      }
+      const id = ++workId;
+      work.set(id, { name, controller: undefined });
+      const settle = () => {
+        if (work.delete(id)) workCompleted++;
+        notify();
+      };
+      promise.then(settle, settle);
+      return promise;
+    },
+    task<T>(name: string, fn: TaskFunction<T>): Promise<T> {
+      validateName('task', name);
+      validateFn('task', name, fn);
+      if (pastDrain) {
+        return Promise.reject(
+          new Error(`${PKG}: task "${name}" refused: shutdown is past the drain phase`),
+        );
+      }
+      const controller = new AbortController();
+      const id = ++workId;
+      work.set(id, { name, controller });
+      const promise = Promise.resolve().then(() => fn(controller.signal));
+      const settle = () => {
+        if (work.delete(id)) workCompleted++;
+        notify();
+      };
+      // This handler also marks the promise handled: a caller that fires and forgets gets the
+      // failure logged here rather than an unhandledRejection.
+      promise.then(settle, (error: unknown) => {
+        if (!controller.signal.aborted) {
+          log('error', `task "${name}" failed: ${errorMessage(error)}`, { task: name });
+        }
+        settle();
+      });
+      return promise;
+    },
+    shutdown() {
+      return beginShutdown('shutdown()');
+    },
+    readiness() {
+      return readinessHandler;
+    },
+    dispose() {
+      disposed = true;
+      for (const [event, handler] of installed) process.removeListener(event, handler);
+      installed.length = 0;
+      tracker?.detach();
+      wake = undefined;
+    },
+  };
+}

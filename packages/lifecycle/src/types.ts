@@ -1,0 +1,196 @@
+import type { RequestListener, Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+/** The process states, in order. `@shipshape/health` mirrors them in its readiness probe. */
+export type LifecycleState = 'starting' | 'ready' | 'draining' | 'stopped';
+
+/**
+ * The logger shape this package accepts. A winston logger (and `@shipshape/logger`'s logger)
+ * satisfies it; so does `console`.
+ */
+export interface LifecycleLogger {
+  info(message: string, meta?: Record<string, unknown>): unknown;
+  warn(message: string, meta?: Record<string, unknown>): unknown;
+  error(message: string, meta?: Record<string, unknown>): unknown;
+  debug?(message: string, meta?: Record<string, unknown>): unknown;
+}
+
+/** Anything that mirrors the lifecycle state, e.g. `@shipshape/health`'s readiness. */
+export interface HealthStateTarget {
+  setState(state: LifecycleState): unknown;
+}
+
+/** Every coded warning of `@shipshape/lifecycle` (documented in docs/errors.md). */
+export type LifecycleWarningCode =
+  | 'SHIPSHAPE_LIFECYCLE_UNKNOWN_OPTION'
+  | 'SHIPSHAPE_LIFECYCLE_NO_READINESS_DELAY'
+  | 'SHIPSHAPE_LIFECYCLE_SHORT_KEEPALIVE'
+  | 'SHIPSHAPE_LIFECYCLE_LATE_WORK';
+
+/** Server timeouts applied to the `http.Server` (milliseconds; `0` disables one, as in Node). */
+export interface ServerTimeoutOptions {
+  /**
+   * Time allowed to receive a request's headers (Node's `server.headersTimeout`).
+   * Must not exceed `requestTimeout` when that is non-zero.
+   * @default 66000
+   */
+  readonly headersTimeout?: number;
+  /**
+   * Time allowed to receive a whole request (Node's `server.requestTimeout`).
+   * @default 300000
+   */
+  readonly requestTimeout?: number;
+  /**
+   * How long an idle keep-alive socket stays open (Node's `server.keepAliveTimeout`). Keep it
+   * longer than the idle timeout of the load balancer in front (60 s on AWS ALB, GCP is 600 s),
+   * so the balancer never reuses a socket the server has just closed.
+   * @default 65000
+   */
+  readonly keepAliveTimeout?: number;
+}
+
+/** What `unhandledRejection` does: shut down with exit code 1, only log it, or install nothing. */
+export type UnhandledRejectionMode = 'fatal' | 'log' | 'off';
+
+export interface LifecycleOptions {
+  /** An existing `http.Server` to manage. Give either `server` or `app`, not both. */
+  readonly server?: Server;
+  /** An Express app (or any request listener); the lifecycle creates the `http.Server` for it. */
+  readonly app?: RequestListener;
+  /** Port `start()` listens on when the server is not listening yet. */
+  readonly port?: number;
+  /** Host `start()` listens on. @default undefined (all interfaces, as in Node) */
+  readonly host?: string;
+  /**
+   * Time between "readiness answers 503" and "stop accepting connections", so load balancers
+   * stop routing here first. Read from `NODE_ENV` at factory time when not set.
+   * @default 0 when NODE_ENV is "test" or "development", else 5000
+   */
+  readonly readinessDelayMs?: number;
+  /**
+   * Longest wait for in-flight requests and tracked work after the server stops accepting;
+   * what is left then is destroyed (exit code 1).
+   * @default 25000
+   */
+  readonly drainTimeoutMs?: number;
+  /** Default timeout of each shutdown hook. @default 5000 */
+  readonly hookTimeoutMs?: number;
+  /** Default timeout of each startup check. @default 10000 */
+  readonly startupTimeoutMs?: number;
+  /** Signals that start a graceful shutdown; `[]` installs no signal handler. @default ["SIGTERM", "SIGINT"] */
+  readonly signals?: readonly NodeJS.Signals[];
+  /** Receives every state change (`starting`, `ready`, `draining`, `stopped`). */
+  readonly health?: HealthStateTarget;
+  /** Where state changes, warnings, fatal errors and the shutdown report go. @default console */
+  readonly logger?: LifecycleLogger;
+  /** Server timeouts; `false` leaves the server's own values untouched. @default see ServerTimeoutOptions */
+  readonly timeouts?: ServerTimeoutOptions | false;
+  /**
+   * `true`: call `process.exit(code)` when shutdown ends. `false` (embedding, tests): never exit;
+   * `shutdown()` and `stopped` resolve with the report instead.
+   * @default true
+   */
+  readonly exit?: boolean;
+  /** Install an `uncaughtException` handler: fatal log, shutdown, exit 1. @default true */
+  readonly handleUncaughtException?: boolean;
+  /** What an `unhandledRejection` does. @default "fatal" */
+  readonly unhandledRejection?: UnhandledRejectionMode;
+  /** `false` silences every warning; an array silences the listed codes. @default true */
+  readonly warnings?: boolean | readonly LifecycleWarningCode[];
+}
+
+/** Options of one startup check or shutdown hook. */
+export interface StepOptions {
+  /** Overrides `startupTimeoutMs` / `hookTimeoutMs` for this step. */
+  readonly timeoutMs?: number;
+}
+
+/** A startup check or shutdown hook; `signal` aborts when its timeout passes. */
+export type StepFunction = (signal: AbortSignal) => unknown;
+
+/** Background work run by `task()`; `signal` aborts when the drain timeout passes. */
+export type TaskFunction<T> = (signal: AbortSignal) => Promise<T> | T;
+
+export type ShutdownTrigger =
+  | NodeJS.Signals
+  | 'shutdown()'
+  | 'uncaughtException'
+  | 'unhandledRejection';
+
+export interface HookResult {
+  readonly name: string;
+  readonly status: 'ok' | 'failed' | 'timed out';
+  readonly durationMs: number;
+  /** The error message when the hook failed. */
+  readonly error?: string;
+}
+
+/** What `shutdown()` resolves with and the shutdown report logs. */
+export interface ShutdownReport {
+  readonly trigger: ShutdownTrigger;
+  /** 0, or 1 when anything had to be forced or failed (see `forced`). */
+  readonly exitCode: 0 | 1;
+  /** Why the exit code is 1: e.g. "sockets destroyed at drain timeout", "hook timed out: db". */
+  readonly forced: readonly string[];
+  readonly durationMs: number;
+  /** Duration of each phase in milliseconds. */
+  readonly phases: {
+    readonly readinessDelay: number;
+    readonly drain: number;
+    readonly hooks: number;
+  };
+  readonly requests: {
+    /** Requests in flight when the server stopped accepting. */
+    readonly inFlightAtStop: number;
+    /** Requests (in flight at stop or arriving on open sockets after it) that completed. */
+    readonly drained: number;
+    /** Requests whose socket was destroyed at the drain timeout. */
+    readonly destroyed: number;
+    /** Idle keep-alive sockets closed when the server stopped accepting. */
+    readonly idleSocketsClosed: number;
+  };
+  readonly work: {
+    /** Tracked promises and tasks that settled during the drain. */
+    readonly completed: number;
+    /** Names of tracked work still running at the drain timeout (their signal was aborted). */
+    readonly interrupted: readonly string[];
+  };
+  readonly hooks: readonly HookResult[];
+  /** `process.getActiveResourcesInfo()` counted by type, just before exit. */
+  readonly openHandles: Readonly<Record<string, number>>;
+}
+
+export interface Lifecycle {
+  /** The managed server (created from `app` when one was given). */
+  readonly server: Server | undefined;
+  /** The current state. */
+  readonly state: LifecycleState;
+  /** Resolves with the report once shutdown has finished, whatever triggered it. */
+  readonly stopped: Promise<ShutdownReport>;
+  /** Registers a startup check run by `start()`, in registration order. Returns an unregister function. */
+  addStartupCheck(name: string, fn: StepFunction, options?: StepOptions): () => void;
+  /**
+   * Runs the startup checks, listens (when the server is not listening and a port is known)
+   * and marks the process ready. Rejects with a message naming the failed check.
+   */
+  start(): Promise<AddressInfo | undefined>;
+  /** `start()` listening on `port` (and `host`). */
+  listen(port: number, host?: string): Promise<AddressInfo | undefined>;
+  /** `starting` → `ready` (no effect in any other state). */
+  markReady(): void;
+  /** Registers a shutdown hook; hooks run last-registered-first. Returns an unregister function. */
+  onShutdown(name: string, fn: StepFunction, options?: StepOptions): () => void;
+  /** Keeps shutdown waiting (up to the drain timeout) for `promise`; returns it unchanged. */
+  track<T>(promise: Promise<T>, name?: string): Promise<T>;
+  /** Runs `fn(signal)` as tracked background work; rejects at once when shutdown is past the drain. */
+  task<T>(name: string, fn: TaskFunction<T>): Promise<T>;
+  /** Starts the graceful shutdown (once); resolves with the report (when `exit: false`). */
+  shutdown(): Promise<ShutdownReport>;
+  /**
+   * A request handler answering readiness: 200 `{"status":"ready"}` when ready, else 503 with the
+   * state. For apps that do not use `@shipshape/health`.
+   */
+  readiness(): RequestListener;
+  /** Removes every process and server listener this lifecycle installed and clears its timers. */
+  dispose(): void;
+}
