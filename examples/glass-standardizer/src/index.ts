@@ -1,0 +1,3 @@
+export * from './domain/normalize.js';
+export * from './domain/reference.js';
+export * from './domain/stats.js';
