@@ -1,0 +1,437 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import expressRateLimit, {
+  type ClientRateLimitInfo,
+  type Options as ErlOptions,
+  type IncrementResponse,
+  ipKeyGenerator,
+  MemoryStore,
+  type RateLimitInfo,
+  type Store,
+} from 'express-rate-limit';
+import { type RedisReply, RedisStore } from 'rate-limit-redis';
+import {
+  clientAddress,
+  counterIn,
+  DEFAULT_PROBE_PATHS,
+  describeValue,
+  isPositiveInteger,
+  matchesPathPrefix,
+  requestPath,
+  resolveProduction,
+} from './edge.js';
+import { SecurityError, sendProblem } from './problem.js';
+import { type AppSettings, assertSafeTrustProxy, checkProxy } from './proxy.js';
+import {
+  emitSecurityEvent,
+  type MetricsRegistry,
+  type RedisCommandClient,
+  type SecurityLogger,
+} from './types.js';
+import { createWarner, type WarningsOption, warnUnknownOptions } from './warnings.js';
+
+/** A rate-limit store: express-rate-limit's `Store` interface. */
+export type RateLimitStore = Store;
+
+/** What `rateLimit` feeds on each limited request (an `ipFilter()` instance satisfies it). */
+export interface LimitHitSink {
+  recordLimitHit(ip: string): unknown;
+}
+
+export interface RateLimitOptions {
+  /** Requests allowed per window per client. @default 100 */
+  readonly limit?: number;
+  /** Window length in milliseconds. @default 60000 */
+  readonly windowMs?: number;
+  /** Name used in the `RateLimit-Policy` header, the metric label and events. @default 'default' */
+  readonly name?: string;
+  /** `'memory'` (one process) or a shared store such as `redisRateLimitStore(client)`. @default 'memory' */
+  readonly store?: 'memory' | RateLimitStore;
+  /**
+   * When the store fails or does not answer within `storeTimeoutMs`: `'allow'` lets the request
+   * through (fail open), `'deny'` answers 503 (fail closed).
+   * @default 'allow' (with warning SHIPSHAPE_SECURITY_STORE_ERROR_POLICY in production)
+   */
+  readonly onStoreError?: 'allow' | 'deny';
+  /** How long a store call may take before it counts as failed. @default 1000 */
+  readonly storeTimeoutMs?: number;
+  /** IPv6 prefix length one client key covers (`false`: the full address). @default 56 */
+  readonly ipv6Subnet?: number | false;
+  /** Custom client key (e.g. an API key); fall back to `ipKeyGenerator(req.ip)`. @default client IP (IPv6 masked) */
+  readonly keyGenerator?: (req: Request, res: Response) => string | Promise<string>;
+  /** Path prefixes never limited (probes). @default ['/health', '/healthz', '/livez', '/readyz', '/metrics'] */
+  readonly probePaths?: readonly string[];
+  /** Extra requests to leave unlimited. @default none */
+  readonly skip?: (req: Request) => boolean;
+  /** Receives each limited client IP, e.g. an `ipFilter()` with `autoBlock`. @default none */
+  readonly ipFilter?: LimitHitSink;
+  /** prom-client Registry for `shipshape_security_rate_limited_total{limiter}`. @default none */
+  readonly metrics?: MetricsRegistry;
+  /** Logger for `rate_limited` events, store errors and warnings. @default process.emitWarning for warnings */
+  readonly logger?: SecurityLogger;
+  /** Production mode (store-policy warning). @default process.env.NODE_ENV === 'production' */
+  readonly production?: boolean;
+  /** When given, `trust proxy` = true is refused at factory time instead of at the first request. */
+  readonly app?: AppSettings;
+  /** Switch coded warnings off (`false`) or some of them. @default true */
+  readonly warnings?: WarningsOption;
+}
+
+const knownOptions: { readonly [K in keyof Required<RateLimitOptions>]: true } = {
+  limit: true,
+  windowMs: true,
+  name: true,
+  store: true,
+  onStoreError: true,
+  storeTimeoutMs: true,
+  ipv6Subnet: true,
+  keyGenerator: true,
+  probePaths: true,
+  skip: true,
+  ipFilter: true,
+  metrics: true,
+  logger: true,
+  production: true,
+  app: true,
+  warnings: true,
+};
+
+/** The middleware returned by `rateLimit()`. */
+export interface RateLimitMiddleware extends RequestHandler {
+  readonly limit: number;
+  readonly windowMs: number;
+  /** Forgets a client's count (key as produced by the key generator). */
+  resetKey(key: string): Promise<void>;
+  /** A client's current count and reset time. */
+  getKey(key: string): Promise<ClientRateLimitInfo | undefined>;
+  /** Stops the memory store's timer; shared stores are left to their owner. */
+  close(): Promise<void>;
+}
+
+class StoreUnavailableError extends Error {
+  constructor(cause: unknown) {
+    super('rate limit store unavailable', { cause });
+    this.name = 'StoreUnavailableError';
+  }
+}
+
+function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`store did not answer within ${ms} ms`)), ms);
+    timer.unref();
+    promise.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error);
+      },
+    );
+  });
+}
+
+/**
+ * Wraps a store so failures and slow answers become one recognisable error, and re-runs `init`
+ * after a failure (rate-limit-redis keeps a rejected script-load promise forever otherwise, so
+ * a limiter started while Redis was down would never recover).
+ */
+class GuardedStore implements Store {
+  readonly localKeys?: boolean;
+  readonly prefix?: string;
+  private initOptions: ErlOptions | undefined;
+  private needsInit = false;
+
+  constructor(
+    readonly inner: Store,
+    private readonly timeoutMs: number,
+  ) {
+    if (inner.localKeys !== undefined) this.localKeys = inner.localKeys;
+    if (inner.prefix !== undefined) this.prefix = inner.prefix;
+  }
+
+  init(options: ErlOptions): void | Promise<void> {
+    this.initOptions = options;
+    if (!this.inner.init) return;
+    try {
+      const result = this.inner.init(options);
+      if (result instanceof Promise)
+        return result.catch(() => {
+          this.needsInit = true;
+        });
+    } catch {
+      this.needsInit = true;
+    }
+  }
+
+  private async call<T>(fn: () => T | Promise<T>): Promise<T> {
+    try {
+      if (this.needsInit && this.inner.init && this.initOptions) {
+        await withTimeout(Promise.resolve(this.inner.init(this.initOptions)), this.timeoutMs);
+        this.needsInit = false;
+      }
+      return await withTimeout(Promise.resolve(fn()), this.timeoutMs);
+    } catch (error) {
+      if (this.inner.init) this.needsInit = true;
+      throw new StoreUnavailableError(error);
+    }
+  }
+
+  increment(key: string): Promise<IncrementResponse> {
+    return this.call(() => this.inner.increment(key));
+  }
+  async decrement(key: string): Promise<void> {
+    await this.call(() => this.inner.decrement(key));
+  }
+  async resetKey(key: string): Promise<void> {
+    await this.call(() => this.inner.resetKey(key));
+  }
+  get(key: string): Promise<ClientRateLimitInfo | undefined> {
+    const inner = this.inner;
+    return this.call(() => (inner.get ? inner.get(key) : undefined));
+  }
+  async shutdown(): Promise<void> {
+    await this.inner.shutdown?.();
+  }
+}
+
+export interface RedisRateLimitStoreOptions {
+  /** Key prefix in Redis. @default 'shipshape:rl:' */
+  readonly prefix?: string;
+}
+
+/**
+ * A shared rate-limit store in Redis (rate-limit-redis). `client` is anything with
+ * `sendCommand(args: string[])` — a node-redis v4+ client as is. Use one store per limiter.
+ */
+export function redisRateLimitStore(
+  client: RedisCommandClient,
+  options: RedisRateLimitStoreOptions = {},
+): RateLimitStore {
+  if (!client || typeof client.sendCommand !== 'function')
+    throw new Error(
+      `@shipshape/security: redisRateLimitStore needs a client with sendCommand(args: string[]) (node-redis v4+), got ${describeValue(client)}`,
+    );
+  const prefix = options.prefix ?? 'shipshape:rl:';
+  if (typeof prefix !== 'string')
+    throw new Error(
+      `@shipshape/security: redisRateLimitStore "prefix" must be a string, got ${describeValue(prefix)}`,
+    );
+  return new RedisStore({
+    prefix,
+    sendCommand: (...args: string[]) => client.sendCommand(args) as Promise<RedisReply>,
+  });
+}
+
+function isStore(value: unknown): value is Store {
+  const s = value as Partial<Store> | null;
+  return (
+    typeof s === 'object' &&
+    s !== null &&
+    typeof s.increment === 'function' &&
+    typeof s.decrement === 'function' &&
+    typeof s.resetKey === 'function'
+  );
+}
+
+function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
+  const warner = createWarner(options.logger, options.warnings);
+  warnUnknownOptions(warner, 'rateLimit', options, knownOptions);
+  const fail = (option: string, want: string, got: unknown): never => {
+    throw new Error(
+      `@shipshape/security: rateLimit "${option}" must be ${want}, got ${describeValue(got)}`,
+    );
+  };
+
+  const limit = options.limit ?? 100;
+  if (!isPositiveInteger(limit)) fail('limit', 'a positive integer', limit);
+  const windowMs = options.windowMs ?? 60_000;
+  if (!isPositiveInteger(windowMs) || windowMs > 2 ** 31 - 1)
+    fail('windowMs', 'a positive integer of milliseconds (at most 2147483647)', windowMs);
+  const name = options.name ?? 'default';
+  if (typeof name !== 'string' || !/^[\w.-]{1,64}$/.test(name))
+    fail('name', 'letters, digits, "_", "." or "-" (1-64 characters)', name);
+  const storeTimeoutMs = options.storeTimeoutMs ?? 1000;
+  if (!isPositiveInteger(storeTimeoutMs))
+    fail('storeTimeoutMs', 'a positive integer', storeTimeoutMs);
+  const ipv6Subnet = options.ipv6Subnet ?? 56;
+  if (ipv6Subnet !== false && (!Number.isInteger(ipv6Subnet) || ipv6Subnet < 1 || ipv6Subnet > 128))
+    fail('ipv6Subnet', 'an integer from 1 to 128, or false', ipv6Subnet);
+  const onStoreError = options.onStoreError;
+  if (onStoreError !== undefined && onStoreError !== 'allow' && onStoreError !== 'deny')
+    fail('onStoreError', "'allow' or 'deny'", onStoreError);
+  const storeOption = options.store ?? 'memory';
+  if (storeOption !== 'memory' && !isStore(storeOption))
+    fail(
+      'store',
+      "'memory' or a Store (increment/decrement/resetKey), e.g. redisRateLimitStore(client)",
+      storeOption,
+    );
+  const probePaths = options.probePaths ?? DEFAULT_PROBE_PATHS;
+  if (
+    !Array.isArray(probePaths) ||
+    !probePaths.every((p) => typeof p === 'string' && p.startsWith('/'))
+  )
+    fail('probePaths', 'an array of paths starting with "/"', probePaths);
+  for (const fn of ['keyGenerator', 'skip'] as const)
+    if (options[fn] !== undefined && typeof options[fn] !== 'function')
+      fail(fn, 'a function', options[fn]);
+  if (options.ipFilter !== undefined && typeof options.ipFilter?.recordLimitHit !== 'function')
+    fail(
+      'ipFilter',
+      'an object with recordLimitHit(ip), such as ipFilter({ autoBlock })',
+      options.ipFilter,
+    );
+  if (options.app) assertSafeTrustProxy(options.app);
+
+  const production = resolveProduction(options.production);
+  const policy = onStoreError ?? 'allow';
+  if (onStoreError === undefined && production)
+    warner.warn(
+      'SHIPSHAPE_SECURITY_STORE_ERROR_POLICY',
+      `rateLimit "${name}" has no "onStoreError"; it fails open ('allow') when the store is down. Set onStoreError: 'allow' or 'deny' explicitly`,
+      { limiter: name },
+    );
+
+  const logger = options.logger;
+  const counter = counterIn(
+    options.metrics,
+    'shipshape_security_rate_limited_total',
+    'Requests rejected with 429 by a rate limiter',
+    ['limiter'],
+  );
+  const storeErrors = counterIn(
+    options.metrics,
+    'shipshape_security_rate_limit_store_errors_total',
+    'Rate limiter store calls that failed or timed out',
+    ['limiter', 'policy'],
+  );
+  const inner: Store = storeOption === 'memory' ? new MemoryStore() : storeOption;
+  const store = new GuardedStore(inner, storeTimeoutMs);
+  const userKey = options.keyGenerator;
+  const skipUser = options.skip;
+  const sink = options.ipFilter;
+
+  const erl = expressRateLimit({
+    limit,
+    windowMs,
+    store,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    identifier: name,
+    passOnStoreError: false,
+    ipv6Subnet,
+    validate: { trustProxy: false, xForwardedForHeader: false, forwardedHeader: false, ip: false },
+    logger: {
+      warn: (error, message) =>
+        logger?.warn(`@shipshape/security: ${message ?? 'rate limiter'}`, { error }),
+      error: (error, message) =>
+        logger?.error(`@shipshape/security: ${message ?? 'rate limiter'}`, { error }),
+    },
+    skip: (req) => matchesPathPrefix(requestPath(req), probePaths) || (skipUser?.(req) ?? false),
+    keyGenerator: (req, res) => {
+      if (userKey) return userKey(req, res);
+      const ip = clientAddress(req);
+      return ip === undefined ? 'unknown' : ipKeyGenerator(ip, ipv6Subnet);
+    },
+    handler: (req, res) => {
+      const info = (req as Request & { rateLimit?: RateLimitInfo }).rateLimit;
+      const resetMs = info?.resetTime ? info.resetTime.getTime() - Date.now() : windowMs;
+      const retryAfter = Math.max(1, Math.ceil(resetMs / 1000));
+      const ip = clientAddress(req);
+      counter?.inc({ limiter: name });
+      emitSecurityEvent(logger, 'rate_limited', {
+        limiter: name,
+        ip,
+        key: info?.key,
+        method: req.method,
+        path: requestPath(req),
+        limit,
+        windowMs,
+      });
+      if (sink && ip !== undefined) {
+        try {
+          Promise.resolve(sink.recordLimitHit(ip)).catch(() => undefined);
+        } catch {
+          // The auto-block feed must not break the 429.
+        }
+      }
+      sendProblem(
+        req,
+        res,
+        new SecurityError({
+          status: 429,
+          code: 'RATE_LIMITED',
+          detail: `Rate limit of ${limit} requests per ${windowMs / 1000} s exceeded; retry after ${retryAfter} s.`,
+          headers: { 'Retry-After': String(retryAfter) },
+        }),
+      );
+    },
+  });
+
+  const middleware = function rateLimitMiddleware(
+    req: Request,
+    res: Response,
+    next: NextFunction,
+  ): void {
+    const proxyError = checkProxy(req, warner);
+    if (proxyError) {
+      logger?.error((proxyError.cause as Error).message, { code: 'TRUST_PROXY_ALL' });
+      sendProblem(req, res, proxyError);
+      return;
+    }
+    erl(req, res, (err?: unknown) => {
+      if (err instanceof StoreUnavailableError) {
+        storeErrors?.inc({ limiter: name, policy });
+        warner.warn(
+          'SHIPSHAPE_SECURITY_STORE_ERROR',
+          `rateLimit "${name}" store failed (${(err.cause as Error | undefined)?.message ?? 'unknown error'}); requests are ${policy === 'allow' ? 'allowed without limiting' : 'refused with 503'} until it recovers`,
+          { limiter: name, policy },
+        );
+        if (policy === 'allow') {
+          next();
+          return;
+        }
+        sendProblem(
+          req,
+          res,
+          new SecurityError({
+            status: 503,
+            code: 'RATE_LIMIT_STORE_UNAVAILABLE',
+            detail: 'The rate limiter cannot reach its store; try again shortly.',
+            headers: { 'Retry-After': '1' },
+          }),
+        );
+        return;
+      }
+      if (err !== undefined) next(err);
+      else next();
+    });
+  } as RateLimitMiddleware;
+
+  Object.defineProperties(middleware, {
+    limit: { value: limit, enumerable: true },
+    windowMs: { value: windowMs, enumerable: true },
+  });
+  middleware.resetKey = (key) => store.resetKey(key);
+  middleware.getKey = (key) => store.get(key);
+  middleware.close = async () => {
+    if (storeOption === 'memory') await store.shutdown();
+  };
+  return middleware;
+}
+
+type PresetOptions = Omit<RateLimitOptions, never>;
+
+/** express-rate-limit v8 with problem+json 429s, draft-8 headers and an explicit store policy. */
+export const rateLimit: typeof createRateLimit & {
+  /** General API preset: 100 requests per minute (override any option). */
+  api(options?: PresetOptions): RateLimitMiddleware;
+  /** Strict preset for login, uploads and other costly routes: 10 requests per minute. */
+  strict(options?: PresetOptions): RateLimitMiddleware;
+} = Object.assign(createRateLimit, {
+  api: (options: PresetOptions = {}) =>
+    createRateLimit({ limit: 100, windowMs: 60_000, name: 'api', ...options }),
+  strict: (options: PresetOptions = {}) =>
+    createRateLimit({ limit: 10, windowMs: 60_000, name: 'strict', ...options }),
+});
