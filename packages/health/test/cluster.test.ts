@@ -1,0 +1,70 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { existsSync } from 'node:fs';
+import { get } from 'node:http';
+import { fileURLToPath } from 'node:url';
+import { afterAll, describe, expect, it } from 'vitest';
+import { freePort } from '../../../test/helpers/index.js';
+
+const fixture = fileURLToPath(new URL('./fixtures/cluster-app.mjs', import.meta.url));
+const built = existsSync(fileURLToPath(new URL('../dist/index.js', import.meta.url)));
+
+/** One request on a fresh connection, so the cluster spreads them over its workers. */
+function getJson(url: string): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    get(url, { agent: false }, (res) => {
+      let body = '';
+      res.on('data', (c: Buffer) => {
+        body += c.toString();
+      });
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    }).on('error', reject);
+  });
+}
+
+// The fixture runs the built package (dist/), as an app would; `npm test` builds first.
+describe('node:cluster metrics aggregation (real cluster in a child process)', () => {
+  let child: ChildProcess | undefined;
+  afterAll(async () => {
+    if (child && child.exitCode === null) {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+    }
+  });
+
+  it('the primary serves http_requests_total summed over every worker', async () => {
+    if (!built)
+      throw new Error(
+        'packages/health/dist is missing: run `npm run build -w packages/health` first',
+      );
+    const appPort = await freePort();
+    child = spawn(process.execPath, [fixture, String(appPort)], {
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
+    const [line] = (await once(child.stdout as NodeJS.ReadableStream, 'data')) as [Buffer];
+    const { metricsPort } = JSON.parse(line.toString()) as { metricsPort: number };
+
+    const pids = new Set<number>();
+    const N = 40;
+    for (let i = 0; i < N; i++) {
+      const res = await getJson(`http://127.0.0.1:${appPort}/work/${i}`);
+      expect(res.status).toBe(200);
+      pids.add((JSON.parse(res.body) as { pid: number }).pid);
+    }
+    // Round-robin scheduling hands fresh connections to both workers.
+    expect(pids.size).toBe(2);
+
+    const metrics = await getJson(`http://127.0.0.1:${metricsPort}/metrics`);
+    expect(metrics.status).toBe(200);
+    const total = [...metrics.body.matchAll(/^http_requests_total\{([^}]*)\} (\d+)$/gm)]
+      .filter((m) => m[1]?.includes('route="/work/:id"'))
+      .reduce((sum, m) => sum + Number(m[2]), 0);
+    expect(total).toBe(N);
+    // One aggregated series per label set, not one per worker.
+    const series =
+      metrics.body.match(/^http_requests_total\{[^}]*route="\/work\/:id"[^}]*\}/gm) ?? [];
+    expect(series).toHaveLength(1);
+    expect(metrics.body).toContain('http_request_duration_seconds_bucket');
+  });
+});
