@@ -320,7 +320,6 @@ function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
     legacyHeaders: false,
     identifier: name,
     passOnStoreError: false,
-    ipv6Subnet,
     validate: { trustProxy: false, xForwardedForHeader: false, forwardedHeader: false, ip: false },
     logger: {
       warn: (error, message) =>
