@@ -39,9 +39,24 @@ function defaults(spec: Spec<unknown>): string[] {
   return out;
 }
 
+/** Required in every environment (no default of any kind, not optional). */
 function required(spec: Spec<unknown>): boolean {
   const { options } = spec;
-  return !options.optional && options.default === undefined;
+  return (
+    !options.optional &&
+    options.default === undefined &&
+    options.devDefault === undefined &&
+    options.testDefault === undefined
+  );
+}
+
+/** `required`, `optional`, or where it is required when only some environments have a default. */
+function requirement(spec: Spec<unknown>): string {
+  const { options } = spec;
+  if (required(spec)) return 'required';
+  if (options.optional) return 'optional';
+  if (options.default === undefined) return 'required in staging and production';
+  return options.secret ? 'required in production' : 'optional';
 }
 
 /** Quotes a value for a .env file when it needs it. */
@@ -52,7 +67,7 @@ function envValue(value: string): string {
 
 const HEADER = [
   '# Generated from the configuration schema by `shipshape-config example`. Do not edit by hand.',
-  '# Required variables are uncommented; variables with a default or marked optional are commented out.',
+  '# Variables required in every environment are uncommented; the others are commented out.',
   '',
   '# Environment: development | test | staging | production (default: development)',
   '# NODE_ENV=development',
@@ -71,14 +86,14 @@ export function generateEnvExample(schema: ConfigSchema): string {
     if (options.description) lines.push(`# ${oneLine(options.description)}`);
     const facts = [`type: ${spec.expected}`];
     if (options.secret) facts.push('secret');
-    facts.push(required(spec) ? 'required' : 'optional');
+    facts.push(requirement(spec));
     if (!options.secret) facts.push(...defaults(spec));
     if (options.example !== undefined && !options.secret)
       facts.push(`example: ${oneLine(options.example)}`);
     lines.push(`# ${facts.join(' · ')}`);
     let value = '';
+    // Secrets stay blank; examples are written the way a .env file wants them; defaults may need quotes.
     if (!options.secret) {
-      // The example is already written the way a .env file wants it; a default may need quotes.
       if (options.example !== undefined) value = oneLine(options.example);
       else if (options.default !== undefined) value = envValue(spec.format(options.default));
     }
@@ -108,7 +123,12 @@ export function generateMarkdown(schema: ConfigSchema): string {
     const example =
       options.example !== undefined && !options.secret ? `\`${cell(options.example)}\`` : '';
     lines.push(
-      `| \`${variable}\` | ${cell(spec.expected)} | ${required(spec) ? 'yes' : 'no'} | ${def} | ${options.secret ? 'yes' : 'no'} | ${cell(options.description ?? '')} | ${example} |`,
+      `| \`${variable}\` | ${cell(spec.expected)} | ${requirement(spec)
+        .replace(/^required$/, 'yes')
+        .replace(
+          /^optional$/,
+          'no',
+        )} | ${def} | ${options.secret ? 'yes' : 'no'} | ${cell(options.description ?? '')} | ${example} |`,
     );
   }
   return `${lines.join('\n')}\n`;
