@@ -1,1 +1,15 @@
-export {};
+export type { CacheAdminRouterOptions } from './admin.js';
+export { cacheAdminRouter } from './admin.js';
+export { CACHE_WARNINGS, createCache } from './cache.js';
+export type { CacheErrorCode } from './errors.js';
+export { CacheError } from './errors.js';
+export type { MemoryStore, MemoryStoreOptions } from './memory-store.js';
+export { memoryStore } from './memory-store.js';
+export type { CacheResponseOptions } from './middleware.js';
+export { cacheResponse } from './middleware.js';
+export type { RedisStore, RedisStoreOptions } from './redis-store.js';
+export { redisStore } from './redis-store.js';
+export { jsonSerializer } from './serializer.js';
+export type { TieredStore, TieredStoreOptions } from './tiered-store.js';
+export { tieredStore } from './tiered-store.js';
+export type * from './types.js';

@@ -1,0 +1,218 @@
+import { randomUUID } from 'node:crypto';
+import { CacheError, checkPositiveNumber, invalidOption, rejectUnknownKeys } from './errors.js';
+import type { MemoryStore } from './memory-store.js';
+import type { RedisStore } from './redis-store.js';
+import type { CacheStore, RedisSubscriber, StoredEntry, StoreHooks } from './types.js';
+
+export interface TieredStoreOptions {
+  /**
+   * The connection that receives invalidations: a connected subscriber, or a function that
+   * creates one (called once by `init()`; the store then also closes it). With node-redis:
+   * `async () => { const sub = client.duplicate(); await sub.connect(); return sub; }`.
+   */
+  readonly subscriber: RedisSubscriber | (() => RedisSubscriber | Promise<RedisSubscriber>);
+  /**
+   * Pub/sub channel shared by every instance of this cache.
+   * @default `${redis.prefix}invalidate`
+   */
+  readonly channel?: string;
+  /**
+   * Longest time an entry stays in L1, whatever its TTL, bounding staleness if an
+   * invalidation is lost.
+   * @default 60000
+   */
+  readonly l1MaxTtl?: number;
+}
+
+const KNOWN: { [K in keyof Required<TieredStoreOptions>]: true } = {
+  subscriber: true,
+  channel: true,
+  l1MaxTtl: true,
+};
+
+interface Invalidation {
+  /** Sender instance. */
+  readonly i: string;
+  readonly op: 'del' | 'tag' | 'clear';
+  readonly keys?: readonly string[];
+  readonly tag?: string;
+  readonly prefix?: string;
+}
+
+export interface TieredStore extends CacheStore {
+  readonly kind: 'tiered';
+  /** Whether L1 is in use (the subscription is live). */
+  readonly subscribed: boolean;
+}
+
+/**
+ * L1 in process, L2 in Redis. Every write, delete, tag invalidation and clear is published so
+ * other instances drop their L1 copies. L1 serves only while the subscription is live; when
+ * Redis comes back after an outage, L1 is emptied because invalidations may have been missed.
+ */
+export function tieredStore(
+  l1: MemoryStore,
+  l2: RedisStore,
+  options: TieredStoreOptions,
+): TieredStore {
+  const where = 'tieredStore';
+  if (l1?.kind !== 'memory') throw invalidOption(where, 'l1', l1, 'a memoryStore()');
+  if (l2?.kind !== 'redis') throw invalidOption(where, 'l2', l2, 'a redisStore()');
+  if (typeof options !== 'object' || options === null)
+    throw invalidOption(where, 'options', options, 'an object with a "subscriber"');
+  rejectUnknownKeys(where, options, KNOWN);
+  const subscriberOption = options.subscriber;
+  if (
+    typeof subscriberOption !== 'function' &&
+    (typeof subscriberOption !== 'object' ||
+      subscriberOption === null ||
+      typeof subscriberOption.subscribe !== 'function')
+  ) {
+    throw invalidOption(
+      where,
+      'subscriber',
+      subscriberOption,
+      'a Redis subscriber connection or a function that returns one',
+    );
+  }
+  const channel = options.channel ?? `${l2.prefix}invalidate`;
+  if (typeof channel !== 'string' || channel === '')
+    throw invalidOption(where, 'channel', channel, 'a non-empty string');
+  const l1MaxTtl = checkPositiveNumber(where, 'l1MaxTtl', options.l1MaxTtl ?? 60_000);
+
+  l1.setTierName('l1');
+  l2.setTierName('l2');
+  const instance = randomUUID();
+  let subscriber: RedisSubscriber | undefined;
+  let ownsSubscriber = false;
+  let subscribed = false;
+  let closed = false;
+  let starting: Promise<void> | undefined;
+  let hooks: StoreHooks = {};
+
+  const onMessage = (message: string) => {
+    let parsed: Invalidation;
+    try {
+      parsed = JSON.parse(message) as Invalidation;
+    } catch {
+      return;
+    }
+    if (parsed.i === instance) return;
+    if (parsed.op === 'del' && Array.isArray(parsed.keys)) void l1.delete(parsed.keys);
+    else if (parsed.op === 'tag' && typeof parsed.tag === 'string') void l1.deleteTag(parsed.tag);
+    else if (parsed.op === 'clear' && typeof parsed.prefix === 'string')
+      void l1.clear(parsed.prefix);
+  };
+
+  const publish = (message: Omit<Invalidation, 'i'>) =>
+    l2.publish(channel, JSON.stringify({ i: instance, ...message }));
+
+  l2.attach?.({
+    onStateChange(state, detail) {
+      // Invalidations sent while Redis was away never reached us.
+      if (state === 'up') void l1.clear('');
+      hooks.onStateChange?.(state, detail);
+    },
+  });
+
+  const toL1 = (entry: StoredEntry): StoredEntry => {
+    const cap = Date.now() + l1MaxTtl;
+    if (entry.expiresAt <= cap) return entry;
+    return { ...entry, expiresAt: cap, freshUntil: Math.min(entry.freshUntil, cap) };
+  };
+
+  return {
+    kind: 'tiered',
+    get subscribed() {
+      return subscribed;
+    },
+    attach(next) {
+      hooks = next;
+    },
+    init() {
+      starting ??= (async () => {
+        if (closed) throw new CacheError('CLOSED', 'tieredStore is closed');
+        if (typeof subscriberOption === 'function') {
+          subscriber = await subscriberOption();
+          ownsSubscriber = true;
+        } else {
+          subscriber = subscriberOption;
+        }
+        await subscriber.subscribe(channel, onMessage);
+        subscribed = !closed;
+      })();
+      return starting;
+    },
+    async get(key) {
+      if (subscribed) {
+        const local = await l1.get(key);
+        if (local) return local;
+      }
+      const remote = await l2.get(key);
+      if (remote && subscribed) await l1.set(key, toL1(remote));
+      return remote;
+    },
+    async set(key, entry) {
+      if (subscribed) await l1.set(key, toL1(entry));
+      await l2.set(key, entry);
+      await publish({ op: 'del', keys: [key] });
+    },
+    async delete(keys) {
+      const local = await l1.delete(keys);
+      try {
+        const removed = await l2.delete(keys);
+        await publish({ op: 'del', keys });
+        return removed;
+      } catch (error) {
+        if (local > 0) return local;
+        throw error;
+      }
+    },
+    async deleteTag(tag) {
+      const local = await l1.deleteTag(tag);
+      try {
+        const removed = await l2.deleteTag(tag);
+        await publish({ op: 'tag', tag });
+        return removed;
+      } catch (error) {
+        if (local > 0) return local;
+        throw error;
+      }
+    },
+    async clear(prefix) {
+      await l1.clear(prefix);
+      await l2.clear(prefix);
+      await publish({ op: 'clear', prefix });
+    },
+    lock: (key, ttlMs) => (l2.lock as NonNullable<RedisStore['lock']>)(key, ttlMs),
+    unlock: (key, token) => (l2.unlock as NonNullable<RedisStore['unlock']>)(key, token),
+    ping: () => l2.ping?.() ?? Promise.resolve(),
+    health() {
+      const remote = l2.health?.() ?? { status: 'up' };
+      if (remote.status === 'up' && !subscribed && starting)
+        return { status: 'degraded', output: 'not subscribed to invalidations; L1 is bypassed' };
+      return remote.status === 'up'
+        ? remote
+        : {
+            ...remote,
+            output: `${remote.output ?? 'Redis unavailable'}; serving from L1 and loaders`,
+          };
+    },
+    stats() {
+      return [...l1.stats(), ...l2.stats()];
+    },
+    async close() {
+      closed = true;
+      subscribed = false;
+      if (starting) await starting.catch(() => undefined);
+      if (!subscriber) return;
+      const sub = subscriber;
+      subscriber = undefined;
+      await Promise.resolve(sub.unsubscribe(channel, onMessage)).catch(() => undefined);
+      if (ownsSubscriber) {
+        const closable = sub as { close?: () => Promise<unknown>; quit?: () => Promise<unknown> };
+        await Promise.resolve(closable.close?.() ?? closable.quit?.()).catch(() => undefined);
+      }
+    },
+  };
+}
