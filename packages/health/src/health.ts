@@ -676,7 +676,16 @@ export function createHealth(options: HealthOptions = {}): Health {
       });
     }
 
+    const prefixes = [root || '/', ...(metricsPath === undefined ? [] : [metricsPath])];
     return function healthRouter(req, res, next) {
+      // Cheap reject for the app's own traffic before any URL parsing.
+      const url = req.url ?? '/';
+      let candidate = false;
+      for (const p of prefixes) if (url.startsWith(p)) candidate = true;
+      if (!candidate) {
+        next();
+        return;
+      }
       const route = routes.get(requestPath(req));
       if (route === undefined) {
         next();

@@ -283,7 +283,8 @@ export function createHttpMetricsMiddleware(
     }
     collector.inFlight++;
     (res as TimedResponse)[START] = performance.now();
-    res.once('close', onResponseClose);
+    // 'close' fires once per response (after 'finish', or on abort); `on` avoids once()'s wrapper.
+    res.on('close', onResponseClose);
     next();
   };
 }
