@@ -1,3 +1,42 @@
+export {
+  type AnalyticsQuery,
+  type Antibiogram,
+  type AntibiogramCell,
+  antibiogram,
+  GROUP_BY_VALUES,
+  type GroupBy,
+  nTested,
+  type ResistanceRow,
+  resistance,
+  type Tally,
+} from './domain/analytics.js';
 export * from './domain/normalize.js';
+export { QualityAccumulator } from './domain/quality.js';
 export * from './domain/reference.js';
+export {
+  buildPanelIndex,
+  checkRis,
+  RIS_COUNTS,
+  type RisCount,
+  type RisViolation,
+  risCountFor,
+} from './domain/ris.js';
 export * from './domain/stats.js';
+export { csvCell, csvLine, isolatesCsv, risCsv, sampleCsv } from './io/csv-writer.js';
+export { type Encoding, InputError, openRecords, sniffDelimiter } from './io/input.js';
+export {
+  AbortedError,
+  markFirstIsolates,
+  type ProcessHooks,
+  type ProcessJob,
+  type ProcessOptions,
+  type ProgressEvent,
+  processDataset,
+} from './pipeline.js';
+export {
+  createPostgresStorage,
+  type PgPoolLike,
+  type PostgresStorageOptions,
+} from './storage/postgres.js';
+export { createSqliteStorage, type SqliteStorageOptions } from './storage/sqlite.js';
+export type * from './types.js';

@@ -1,0 +1,213 @@
+import type { GlassStorage, IsolateRecord } from '../types.js';
+import { confidenceInterval, type IntervalMethod } from './stats.js';
+
+export type GroupBy = 'specimen' | 'sex' | 'age_group' | 'origin' | 'year' | 'ward' | 'laboratory';
+
+export const GROUP_BY_VALUES: readonly GroupBy[] = [
+  'specimen',
+  'sex',
+  'age_group',
+  'origin',
+  'year',
+  'ward',
+  'laboratory',
+];
+
+export interface AnalyticsQuery {
+  readonly pathogen?: string;
+  readonly antibiotic?: string;
+  readonly specimen?: string;
+  readonly groupBy?: GroupBy;
+  /** Which isolates count. @default 'episode' */
+  readonly firstIsolate?: 'episode' | 'glass' | 'all';
+  /** @default 'wilson' */
+  readonly ci?: IntervalMethod;
+  /** Below this many tested isolates the percentage is null. @default 30 */
+  readonly minimum?: number;
+}
+
+export interface Tally {
+  S: number;
+  SDD: number;
+  I: number;
+  R: number;
+  NS: number;
+  NI: number;
+  NO_BREAKPOINT: number;
+  NOT_TESTED: number;
+}
+
+export interface ResistanceRow {
+  readonly pathogen: string;
+  readonly antibiotic: string;
+  readonly group: string | null;
+  readonly counts: Tally;
+  readonly n_tested: number;
+  readonly pct_R: number | null;
+  readonly pct_S: number | null;
+  readonly pct_NS: number | null;
+  /** 95 % interval of %R. */
+  readonly ci: { readonly method: IntervalMethod; readonly lo: number; readonly hi: number } | null;
+  readonly flag: 'insufficient' | null;
+}
+
+function emptyTally(): Tally {
+  return { S: 0, SDD: 0, I: 0, R: 0, NS: 0, NI: 0, NO_BREAKPOINT: 0, NOT_TESTED: 0 };
+}
+
+function groupValue(i: IsolateRecord, by: GroupBy | undefined): string | null {
+  switch (by) {
+    case undefined:
+      return null;
+    case 'specimen':
+      return i.specimen;
+    case 'sex':
+      return i.sex;
+    case 'age_group':
+      return i.ageGroup;
+    case 'origin':
+      return i.origin;
+    case 'year':
+      return i.year === null ? 'UNK' : String(i.year);
+    case 'ward':
+      return i.ward ?? '';
+    case 'laboratory':
+      return i.laboratory ?? '';
+  }
+}
+
+/** n_tested = S + SDD + I + R + NS (SPEC §6). */
+export function nTested(t: Tally): number {
+  return t.S + t.SDD + t.I + t.R + t.NS;
+}
+
+function resolveMinimum(minimum: number | undefined): number {
+  const m = minimum ?? 30;
+  if (!Number.isInteger(m) || m < 1) {
+    throw new Error(
+      `glass-standardizer: analytics "minimum" must be a positive integer, got ${JSON.stringify(minimum)}`,
+    );
+  }
+  return m;
+}
+
+async function tallies(
+  storage: GlassStorage,
+  datasetId: string,
+  antibiotics: readonly string[],
+  query: AnalyticsQuery,
+): Promise<Map<string, Tally>> {
+  const byKey = new Map<string, Tally>();
+  const codes = query.antibiotic ? [query.antibiotic] : antibiotics;
+  for await (const isolate of storage.iterateIsolates(datasetId, {
+    firstIsolate: query.firstIsolate ?? 'episode',
+    ...(query.pathogen ? { pathogen: query.pathogen } : {}),
+    ...(query.specimen ? { specimen: query.specimen } : {}),
+  })) {
+    const group = groupValue(isolate, query.groupBy);
+    for (const code of codes) {
+      const key = `${isolate.pathogen}\u0000${code}\u0000${group ?? ''}`;
+      let t = byKey.get(key);
+      if (!t) {
+        t = emptyTally();
+        byKey.set(key, t);
+      }
+      const r = isolate.results[code];
+      if (r === undefined || r === 'UNREADABLE') t.NOT_TESTED++;
+      else t[r]++;
+    }
+  }
+  return byKey;
+}
+
+/** %R, %S, %NS with a 95 % interval of %R, per pathogen × antibiotic (× group). */
+export async function resistance(
+  storage: GlassStorage,
+  datasetId: string,
+  antibiotics: readonly string[],
+  query: AnalyticsQuery = {},
+): Promise<ResistanceRow[]> {
+  const minimum = resolveMinimum(query.minimum);
+  const method = query.ci ?? 'wilson';
+  const rows: ResistanceRow[] = [];
+  const hasGroup = query.groupBy !== undefined;
+  for (const [key, t] of await tallies(storage, datasetId, antibiotics, query)) {
+    const [pathogen, antibiotic, group] = key.split('\u0000') as [string, string, string];
+    const n = nTested(t);
+    const enough = n >= minimum && n > 0;
+    rows.push({
+      pathogen,
+      antibiotic,
+      group: hasGroup ? group : null,
+      counts: t,
+      n_tested: n,
+      pct_R: enough ? t.R / n : null,
+      pct_S: enough ? (t.S + t.SDD + t.I) / n : null,
+      pct_NS: enough ? (t.I + t.R + t.NS) / n : null,
+      ci: enough ? { method, ...confidenceInterval(t.R, n, method) } : null,
+      flag: enough ? null : 'insufficient',
+    });
+  }
+  return rows.sort(
+    (a, b) =>
+      a.pathogen.localeCompare(b.pathogen) ||
+      a.antibiotic.localeCompare(b.antibiotic) ||
+      (a.group ?? '').localeCompare(b.group ?? ''),
+  );
+}
+
+export interface AntibiogramCell {
+  readonly pct_susceptible: number;
+  readonly lo: number;
+  readonly hi: number;
+  readonly n_tested: number;
+  readonly n_susceptible: number;
+}
+
+export interface Antibiogram {
+  readonly pathogens: string[];
+  readonly antibiotics: string[];
+  /** cells[pathogen][antibiotic]; null below the minimum. */
+  readonly cells: Record<string, Record<string, AntibiogramCell | null>>;
+  readonly minimum: number;
+  readonly method: IntervalMethod;
+}
+
+/** Rows pathogens, columns antibiotics, %S with its 95 % interval (SPEC §6). */
+export async function antibiogram(
+  storage: GlassStorage,
+  datasetId: string,
+  antibiotics: readonly string[],
+  query: Pick<AnalyticsQuery, 'specimen' | 'minimum' | 'firstIsolate' | 'ci'> = {},
+): Promise<Antibiogram> {
+  const minimum = resolveMinimum(query.minimum);
+  const method = query.ci ?? 'wilson';
+  const byKey = await tallies(storage, datasetId, antibiotics, query);
+  const cells: Record<string, Record<string, AntibiogramCell | null>> = {};
+  const used = new Set<string>();
+  for (const [key, t] of byKey) {
+    const [pathogen, antibiotic] = key.split('\u0000') as [string, string];
+    const n = nTested(t);
+    if (n === 0) continue;
+    used.add(antibiotic);
+    const susceptible = t.S + t.SDD + t.I;
+    const row = cells[pathogen] ?? {};
+    cells[pathogen] = row;
+    row[antibiotic] =
+      n >= minimum
+        ? {
+            pct_susceptible: susceptible / n,
+            ...confidenceInterval(susceptible, n, method),
+            n_tested: n,
+            n_susceptible: susceptible,
+          }
+        : null;
+  }
+  return {
+    pathogens: Object.keys(cells).sort(),
+    antibiotics: [...used].sort(),
+    cells,
+    minimum,
+    method,
+  };
+}

@@ -1,0 +1,921 @@
+import { stat } from 'node:fs/promises';
+import type { Readable } from 'node:stream';
+import {
+  ageGroup,
+  buildHeaderIndex,
+  buildResultIndex,
+  classifyResult,
+  type DateOrder,
+  type DateShape,
+  dateShape,
+  daysToIso,
+  daysToYear,
+  type HeaderResolution,
+  mapOrganism,
+  mapSpecimen,
+  normaliseValue,
+  parseAge,
+  type ResultClass,
+  resolveHeaders,
+  shapeToDays,
+  slashEvidence,
+} from './domain/normalize.js';
+import { QualityAccumulator } from './domain/quality.js';
+import {
+  type Canonical,
+  DEFAULT_TABLES,
+  DIGIT_RESULTS,
+  PATHOGEN_OTHER,
+  REQUIRED_COLUMNS,
+  type ReferenceTables,
+  SPECIMEN_OTHER,
+} from './domain/reference.js';
+import {
+  buildPanelIndex,
+  checkRis,
+  hash53,
+  RisAggregator,
+  SampleAggregator,
+} from './domain/ris.js';
+import { type Encoding, InputError, openRecords, type SourceRecord } from './io/input.js';
+import type {
+  DatasetCounts,
+  DatasetRecord,
+  DateFormat,
+  FirstIsolateFlag,
+  GlassStorage,
+  InputFormat,
+  IsolateRecord,
+  ResultCode,
+} from './types.js';
+
+/** Tunables of the standardizer. All optional. */
+export interface ProcessOptions {
+  /** Episode length for the episode first-isolate rule, days. @default 365 */
+  readonly episodeDays?: number;
+  /** Specimen taken more than this many days after admission → hospital origin. @default 2 */
+  readonly originHospitalDays?: number;
+  /** Isolates per storage transaction. @default 1000 */
+  readonly batchSize?: number;
+  /** Rows read before the per-column date order and digit coding are decided. @default 10000 */
+  readonly lookaheadRows?: number;
+  /** More header columns than this is a file ERROR. @default 1000 */
+  readonly maxColumns?: number;
+  /** A cell longer than this (characters) makes its row a quality ERROR. @default 32768 */
+  readonly maxCellChars?: number;
+  /** Override any reference table (SPEC's *configurable* lists). */
+  readonly tables?: Partial<ReferenceTables>;
+  /** "Today" for the future-date check. @default new Date() */
+  readonly now?: Date;
+}
+
+export interface ProcessJob {
+  /** A dataset created with `storage.createDataset`; its country/year/batchId are used. */
+  readonly datasetId: string;
+  /** A file path or a readable byte stream. */
+  readonly input: Readable | string;
+  /** Overrides the dataset's stored format. */
+  readonly format?: InputFormat;
+  /** Overrides the dataset's stored date format. */
+  readonly dateFormat?: DateFormat | null;
+  /** CSV text encoding. @default 'auto' */
+  readonly encoding?: Encoding;
+}
+
+export interface ProgressEvent {
+  readonly datasetId: string;
+  readonly progress: number;
+  readonly rowsRead: number;
+  readonly phase: 'reading' | 'first-isolates' | 'outputs' | 'done';
+}
+
+export interface ProcessHooks {
+  readonly onProgress?: (event: ProgressEvent) => void;
+  readonly signal?: AbortSignal;
+}
+
+interface Config {
+  episodeDays: number;
+  originHospitalDays: number;
+  batchSize: number;
+  lookaheadRows: number;
+  maxColumns: number;
+  maxCellChars: number;
+  tables: ReferenceTables;
+  nowDays: number;
+}
+
+function positiveInt(name: string, value: number | undefined, fallback: number, min = 1): number {
+  const v = value ?? fallback;
+  if (!Number.isInteger(v) || v < min) {
+    throw new Error(
+      `glass-standardizer: option "${name}" must be an integer >= ${min}, got ${JSON.stringify(value)}`,
+    );
+  }
+  return v;
+}
+
+export function resolveProcessOptions(options: ProcessOptions = {}): Config {
+  return {
+    episodeDays: positiveInt('episodeDays', options.episodeDays, 365),
+    originHospitalDays: positiveInt('originHospitalDays', options.originHospitalDays, 2, 0),
+    batchSize: positiveInt('batchSize', options.batchSize, 1000),
+    lookaheadRows: positiveInt('lookaheadRows', options.lookaheadRows, 10_000),
+    maxColumns: positiveInt('maxColumns', options.maxColumns, 1000),
+    maxCellChars: positiveInt('maxCellChars', options.maxCellChars, 32_768),
+    tables: { ...DEFAULT_TABLES, ...options.tables },
+    nowDays: Math.floor((options.now ?? new Date()).getTime() / 86_400_000),
+  };
+}
+
+const RULE_MESSAGES = {
+  1: 'required columns (patient_id, specimen_date, specimen_type, organism) and at least one antibiotic column',
+  2: 'headers that were not mapped',
+  3: 'specimen_date must parse, not be in the future and have year ≥ 1990',
+  4: 'admission_date after specimen_date',
+  5: 'sex not M/F, age outside 0–120 or unreadable, placeholder patient ids',
+  6: 'organism not in the dictionary',
+  7: 'result values that could not be read',
+  8: 'isolate with no result for any antibiotic',
+  9: 'exact duplicate rows removed; first-isolate exclusions',
+  10: 'specimen–pathogen pair not in the panels (excluded from RIS)',
+  11: 'completeness %',
+  12: 'RIS has no duplicate (SPECIMEN, PATHOGEN, GENDER, ORIGIN, AGEGROUP, ANTIBIOTIC, BATCHID)',
+  13: 'RIS YEAR, COUNTRY and BATCHID equal the values requested',
+  14: 'no RIS row has all six counts at zero',
+  15: 'every RIS antibiotic is in its pathogen panel',
+  16: 'within one stratum the six counts add up to the same total for every antibiotic',
+} as const;
+
+function defineRules(q: QualityAccumulator): void {
+  q.define(1, 'ERROR', 'REQUIRED_COLUMNS', RULE_MESSAGES[1]);
+  q.define(2, 'INFO', 'UNMAPPED_HEADERS', RULE_MESSAGES[2]);
+  q.define(3, 'ERROR', 'DATE_INVALID', 'specimen_date missing or unreadable');
+  q.define(3, 'ERROR', 'DATE_FUTURE', 'specimen_date in the future');
+  q.define(3, 'ERROR', 'DATE_BEFORE_1990', 'specimen_date before 1990');
+  q.define(3, 'WARN', 'DATE_AMBIGUOUS', 'date column has no day > 12 in either position');
+  q.define(4, 'WARN', 'ADMISSION_AFTER_SPECIMEN', RULE_MESSAGES[4]);
+  q.define(5, 'WARN', 'SEX_INVALID', 'sex is neither M nor F');
+  q.define(5, 'WARN', 'AGE_INVALID', 'age unreadable or outside 0–120');
+  q.define(5, 'WARN', 'PATIENT_PLACEHOLDER', 'placeholder patient id');
+  q.define(6, 'WARN', 'ORGANISM_UNKNOWN', RULE_MESSAGES[6]);
+  q.define(7, 'WARN', 'RESULT_UNREADABLE', RULE_MESSAGES[7]);
+  q.define(8, 'WARN', 'NO_RESULTS', RULE_MESSAGES[8]);
+  q.define(9, 'INFO', 'DUPLICATE_ROWS', 'exact duplicate rows removed');
+  q.define(9, 'INFO', 'NOT_FIRST_ISOLATE', 'isolates excluded by the GLASS first-isolate rule');
+  q.define(10, 'WARN', 'PANEL_MISMATCH', RULE_MESSAGES[10]);
+  q.define(11, 'INFO', 'COMPLETENESS', RULE_MESSAGES[11]);
+  q.define(12, 'ERROR', 'RIS_DUPLICATE', RULE_MESSAGES[12]);
+  q.define(13, 'ERROR', 'RIS_REQUEST_MISMATCH', RULE_MESSAGES[13]);
+  q.define(14, 'ERROR', 'RIS_ALL_ZERO', RULE_MESSAGES[14]);
+  q.define(15, 'ERROR', 'RIS_NOT_IN_PANEL', RULE_MESSAGES[15]);
+  q.define(16, 'ERROR', 'RIS_STRATUM_TOTALS', RULE_MESSAGES[16]);
+}
+
+const RIS_RULE_CODES = {
+  12: 'RIS_DUPLICATE',
+  13: 'RIS_REQUEST_MISMATCH',
+  14: 'RIS_ALL_ZERO',
+  15: 'RIS_NOT_IN_PANEL',
+  16: 'RIS_STRATUM_TOTALS',
+} as const;
+
+const COMPLETENESS_FIELDS = [
+  'patient_id',
+  'date',
+  'specimen',
+  'organism',
+  'sex',
+  'age',
+  'origin',
+  'results',
+] as const;
+type CompletenessField = (typeof COMPLETENESS_FIELDS)[number];
+
+interface DateColumnPlan {
+  order: DateOrder;
+  decided: 'evidence' | 'declared' | 'ambiguous-default' | 'unneeded';
+}
+
+/** Per-column decisions taken from the look-ahead rows. */
+interface ColumnPlan {
+  dates: Partial<Record<Canonical, DateColumnPlan>>;
+  digitColumns: Set<number>;
+}
+
+function planColumns(
+  rows: readonly SourceRecord[],
+  headers: HeaderResolution,
+  declared: DateFormat | null,
+  results: ReturnType<typeof buildResultIndex>,
+  q: QualityAccumulator,
+  headerCells: readonly string[],
+): ColumnPlan {
+  const dates: Partial<Record<Canonical, DateColumnPlan>> = {};
+  for (const column of ['specimen_date', 'admission_date', 'date_of_birth'] as const) {
+    const index = headers.canonical[column];
+    if (index === undefined) continue;
+    let dmy = 0;
+    let mdy = 0;
+    let ambiguous = 0;
+    for (const r of rows) {
+      const evidence = slashEvidence(dateShape(r.cells[index] ?? ''));
+      if (evidence === 'DMY') dmy++;
+      else if (evidence === 'MDY') mdy++;
+      else if (evidence === 'ambiguous') ambiguous++;
+    }
+    let plan: DateColumnPlan;
+    if (dmy > 0 || mdy > 0) {
+      plan = { order: dmy >= mdy ? 'DMY' : 'MDY', decided: 'evidence' };
+    } else if (ambiguous === 0) {
+      plan = { order: declared === 'MDY' ? 'MDY' : 'DMY', decided: 'unneeded' };
+    } else if (declared === 'DMY' || declared === 'MDY') {
+      plan = { order: declared, decided: 'declared' };
+    } else {
+      plan = { order: 'DMY', decided: 'ambiguous-default' };
+      q.add(
+        3,
+        'WARN',
+        'DATE_AMBIGUOUS',
+        'date column has no day > 12 in either position and no declared dateFormat; read as day-first (DMY)',
+        undefined,
+        headerCells[index] ?? column,
+      );
+    }
+    dates[column] = plan;
+  }
+  const digitColumns = new Set<number>();
+  for (const indexes of headers.antibiotics.values()) {
+    for (const index of indexes) {
+      let digits = 0;
+      let other = 0;
+      for (const r of rows) {
+        const c = classifyResult(r.cells[index] ?? '', results);
+        if (c.kind === 'digit') digits++;
+        else if (c.kind !== 'not_tested') other++;
+      }
+      if (digits > 0 && other === 0) digitColumns.add(index);
+    }
+  }
+  return { dates, digitColumns };
+}
+
+function resultFromClass(c: ResultClass, digitColumn: boolean): ResultCode | undefined {
+  switch (c.kind) {
+    case 'not_tested':
+      return undefined;
+    case 'interpreted':
+      return c.value;
+    case 'digit':
+      return digitColumn ? DIGIT_RESULTS[c.digit] : 'NO_BREAKPOINT';
+    case 'numeric':
+      return 'NO_BREAKPOINT';
+    default:
+      return 'UNREADABLE';
+  }
+}
+
+// Which of two results for the same antibiotic (e.g. disk and MIC columns) to keep.
+const RESULT_RANK: Record<ResultCode, number> = {
+  R: 5,
+  NS: 5,
+  I: 5,
+  SDD: 5,
+  S: 5,
+  NI: 3,
+  NO_BREAKPOINT: 2,
+  UNREADABLE: 1,
+};
+
+export class AbortedError extends Error {
+  constructor() {
+    super('glass-standardizer: processing aborted');
+    this.name = 'AbortError';
+  }
+}
+
+function emptyCounts(): DatasetCounts {
+  return {
+    rowsRead: 0,
+    isolates: 0,
+    noGrowthRows: 0,
+    duplicateRows: 0,
+    skippedRows: 0,
+    firstIsolatesGlass: 0,
+    firstIsolatesEpisode: 0,
+    risRows: 0,
+    sampleRows: 0,
+    bytesRead: 0,
+  };
+}
+
+/**
+ * Standardizes one uploaded file into the dataset: streams rows, stores isolates in batches,
+ * computes first isolates, RIS/SAMPLE and the quality report. Resolves with the final dataset
+ * record (status done, failed or interrupted); rejects only when the storage itself fails while
+ * recording the failure.
+ */
+export async function processDataset(
+  job: ProcessJob,
+  storage: GlassStorage,
+  options: ProcessOptions = {},
+  hooks: ProcessHooks = {},
+): Promise<DatasetRecord> {
+  const config = resolveProcessOptions(options);
+  const dataset = await storage.getDataset(job.datasetId);
+  if (!dataset) {
+    throw new Error(
+      `glass-standardizer: processDataset: dataset "${job.datasetId}" does not exist`,
+    );
+  }
+  if (!/^[A-Z]{3}$/.test(dataset.country)) {
+    throw new Error(
+      `glass-standardizer: dataset "country" must be an ISO 3166 alpha-3 code, got ${JSON.stringify(dataset.country)}`,
+    );
+  }
+  if (!Number.isInteger(dataset.year) || dataset.year < 1990 || dataset.year > 9999) {
+    throw new Error(
+      `glass-standardizer: dataset "year" must be an integer >= 1990, got ${JSON.stringify(dataset.year)}`,
+    );
+  }
+  if (dataset.batchId.trim() === '') {
+    throw new Error('glass-standardizer: dataset "batchId" must be a non-empty string');
+  }
+  const startedAt = new Date().toISOString();
+  await storage.deleteIsolates(dataset.id);
+  await storage.updateDataset(dataset.id, {
+    status: 'processing',
+    progress: 0,
+    startedAt,
+    finishedAt: null,
+    error: null,
+  });
+  try {
+    const outcome = await run(job, dataset, storage, config, hooks);
+    return (await storage.updateDataset(dataset.id, {
+      status: 'done',
+      progress: 100,
+      finishedAt: new Date().toISOString(),
+      ...outcome,
+    })) as DatasetRecord;
+  } catch (err) {
+    const aborted = err instanceof AbortedError || hooks.signal?.aborted === true;
+    await storage.deleteIsolates(dataset.id);
+    return (await storage.updateDataset(dataset.id, {
+      status: aborted ? 'interrupted' : 'failed',
+      finishedAt: new Date().toISOString(),
+      error: aborted ? 'processing was interrupted' : (err as Error).message,
+    })) as DatasetRecord;
+  }
+}
+
+type Outcome = Pick<DatasetRecord, 'counts' | 'quality' | 'ris' | 'sample' | 'antibiotics'>;
+
+async function run(
+  job: ProcessJob,
+  dataset: DatasetRecord,
+  storage: GlassStorage,
+  config: Config,
+  hooks: ProcessHooks,
+): Promise<Outcome> {
+  const { tables } = config;
+  const q = new QualityAccumulator();
+  defineRules(q);
+  const counts = { ...emptyCounts() } as { -readonly [K in keyof DatasetCounts]: DatasetCounts[K] };
+  const request = { country: dataset.country, year: dataset.year, batchId: dataset.batchId };
+  const panels = buildPanelIndex(tables.panels);
+  const results = buildResultIndex(tables);
+  const headerIndex = buildHeaderIndex(tables);
+  const format = job.format ?? dataset.format;
+  const declared = job.dateFormat !== undefined ? job.dateFormat : dataset.dateFormat;
+  const totalBytes =
+    typeof job.input === 'string'
+      ? await stat(job.input).then(
+          (s) => s.size,
+          () => 0,
+        )
+      : 0;
+  const checkAbort = () => {
+    if (hooks.signal?.aborted) throw new AbortedError();
+  };
+
+  const fileError = (err: InputError) => {
+    q.add(0, 'ERROR', err.code, err.message, err.row);
+  };
+
+  let reader: Awaited<ReturnType<typeof openRecords>>;
+  try {
+    reader = await openRecords(job.input, {
+      format,
+      ...(job.encoding ? { encoding: job.encoding } : {}),
+    });
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    fileError(err);
+    return finishEmpty(q, counts, []);
+  }
+
+  const iterator = reader.records[Symbol.asyncIterator]();
+  let headerRecord: SourceRecord | undefined;
+  const lookahead: SourceRecord[] = [];
+  let exhausted = false;
+  try {
+    const first = await iterator.next();
+    if (first.done) throw new InputError('EMPTY_FILE', 'file is empty: no header row and no data');
+    headerRecord = first.value;
+    if (headerRecord.cells.length > config.maxColumns) {
+      throw new InputError(
+        'TOO_MANY_COLUMNS',
+        `header has ${headerRecord.cells.length} columns; at most ${config.maxColumns} are accepted`,
+        headerRecord.row,
+      );
+    }
+    while (lookahead.length < config.lookaheadRows) {
+      const next = await iterator.next();
+      if (next.done) {
+        exhausted = true;
+        break;
+      }
+      lookahead.push(next.value);
+    }
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    fileError(err);
+    for (const n of reader.notices)
+      q.add(0, n.severity, n.code, n.message, undefined, n.values?.[0]);
+    return finishEmpty(q, counts, []);
+  }
+  for (const n of reader.notices) q.add(0, n.severity, n.code, n.message, undefined, n.values?.[0]);
+  const noticesSeen = reader.notices.length;
+
+  const headerCells = headerRecord.cells.map((c) => c.trim());
+  const headers = resolveHeaders(headerCells, headerIndex);
+  for (const h of headers.unmapped)
+    q.add(2, 'INFO', 'UNMAPPED_HEADERS', RULE_MESSAGES[2], undefined, h);
+  const missing = REQUIRED_COLUMNS.filter((c) => headers.canonical[c] === undefined);
+  for (const m of missing) {
+    q.add(1, 'ERROR', 'REQUIRED_COLUMNS', `required column missing: ${missing.join(', ')}`, 1, m);
+  }
+  if (headers.antibiotics.size === 0) {
+    q.add(1, 'ERROR', 'REQUIRED_COLUMNS', 'no antibiotic column recognised', 1, '(antibiotics)');
+  }
+  const antibioticCodes = [...headers.antibiotics.keys()].sort();
+  if (lookahead.length === 0) {
+    q.add(0, 'ERROR', 'HEADER_ONLY', 'file has a header row but no data rows', headerRecord.row);
+  }
+  if (q.count('REQUIRED_COLUMNS') > 0 || lookahead.length === 0) {
+    return finishEmpty(q, counts, antibioticCodes);
+  }
+
+  const plan = planColumns(lookahead, headers, declared, results, q, headerCells);
+  const col = headers.canonical;
+  const cell = (cells: readonly string[], name: Canonical): string => {
+    const index = col[name];
+    return index === undefined ? '' : (cells[index] ?? '').trim();
+  };
+  const placeholders = new Set(tables.placeholderPatientIds.map((p) => p.toLowerCase()));
+  const seenRows = new Set<number>();
+  const sample = new SampleAggregator();
+  const glassSpecimens = new Set(tables.panels.flatMap((p) => p.specimens));
+  const filled: Record<CompletenessField, number> = {
+    patient_id: 0,
+    date: 0,
+    specimen: 0,
+    organism: 0,
+    sex: 0,
+    age: 0,
+    origin: 0,
+    results: 0,
+  };
+  let resultCells = 0;
+  let unreadableCells = 0;
+  let batch: IsolateRecord[] = [];
+  let isolateId = 0;
+  let lastProgressAt = 0;
+  const contradicted = new Set<string>();
+  const headerWidth = headerCells.length;
+
+  const parseDate = (
+    cells: readonly string[],
+    name: 'specimen_date' | 'admission_date' | 'date_of_birth',
+    row: number,
+  ): { days: number | undefined; raw: string; shape: DateShape } => {
+    const raw = cell(cells, name);
+    const shape = dateShape(raw);
+    const columnPlan = plan.dates[name];
+    const order = columnPlan?.order ?? 'DMY';
+    const evidence = slashEvidence(shape);
+    if (
+      (evidence === 'DMY' || evidence === 'MDY') &&
+      evidence !== order &&
+      !contradicted.has(name)
+    ) {
+      contradicted.add(name);
+      q.add(
+        3,
+        'WARN',
+        'DATE_ORDER_CONTRADICTED',
+        `the ${name} column was read as ${order} from the first ${config.lookaheadRows} rows, but a later row is only valid as ${evidence}`,
+        row,
+        raw,
+      );
+    }
+    return { days: shapeToDays(shape, order), raw, shape };
+  };
+
+  const flush = async (force = false) => {
+    if (batch.length === 0 || (!force && batch.length < config.batchSize)) return;
+    const items = batch;
+    batch = [];
+    await storage.insertIsolates(dataset.id, items);
+    checkAbort();
+    const now = Date.now();
+    if (now - lastProgressAt > 500) {
+      lastProgressAt = now;
+      const progress =
+        totalBytes > 0 ? Math.min(89, Math.floor((reader.bytesRead() / totalBytes) * 90)) : 0;
+      hooks.onProgress?.({
+        datasetId: dataset.id,
+        progress,
+        rowsRead: counts.rowsRead,
+        phase: 'reading',
+      });
+      await storage.updateDataset(dataset.id, { progress });
+    }
+  };
+
+  const handleRow = (record: SourceRecord): IsolateRecord | undefined => {
+    const { cells, row } = record;
+    counts.rowsRead++;
+    if (cells.every((c) => c.trim() === '')) {
+      counts.skippedRows++;
+      return undefined;
+    }
+    for (let i = 0; i < cells.length; i++) {
+      if ((cells[i] as string).length > config.maxCellChars) {
+        q.add(
+          0,
+          'ERROR',
+          'CELL_TOO_LARGE',
+          `cell longer than ${config.maxCellChars} characters; row skipped`,
+          row,
+          `${headerCells[i] ?? `column ${i + 1}`}: ${(cells[i] as string).length} characters`,
+        );
+        counts.skippedRows++;
+        return undefined;
+      }
+    }
+    if (cells.length !== headerWidth) {
+      q.add(
+        0,
+        'WARN',
+        'COLUMN_COUNT',
+        `row has a different number of cells than the header (${headerWidth})`,
+        row,
+        String(cells.length),
+      );
+    }
+    const rowHash = hash53(cells.join('\u0001'));
+    if (seenRows.has(rowHash)) {
+      counts.duplicateRows++;
+      q.add(9, 'INFO', 'DUPLICATE_ROWS', 'exact duplicate rows removed', row);
+      return undefined;
+    }
+    seenRows.add(rowHash);
+
+    const patientId = cell(cells, 'patient_id');
+    const placeholder = placeholders.has(patientId.toLowerCase());
+    if (placeholder)
+      q.add(5, 'WARN', 'PATIENT_PLACEHOLDER', 'placeholder patient id', row, patientId);
+    if (patientId !== '' && !placeholder) filled.patient_id++;
+
+    const spec = parseDate(cells, 'specimen_date', row);
+    let dateDays: number | null = null;
+    if (spec.days === undefined) {
+      q.add(3, 'ERROR', 'DATE_INVALID', 'specimen_date missing or unreadable', row, spec.raw);
+    } else if (spec.days > config.nowDays) {
+      q.add(3, 'ERROR', 'DATE_FUTURE', 'specimen_date in the future', row, spec.raw);
+    } else if (daysToYear(spec.days) < 1990) {
+      q.add(3, 'ERROR', 'DATE_BEFORE_1990', 'specimen_date before 1990', row, spec.raw);
+    } else {
+      dateDays = spec.days;
+      filled.date++;
+    }
+
+    const sexRaw = normaliseValue(cell(cells, 'sex'));
+    const sex = tables.sexValues[sexRaw] ?? 'UNK';
+    if (sex !== 'UNK') filled.sex++;
+    else if (sexRaw !== '')
+      q.add(5, 'WARN', 'SEX_INVALID', 'sex is neither M nor F', row, cell(cells, 'sex'));
+
+    let ageYears: number | null = null;
+    if (col.age !== undefined) {
+      const ageRaw = cell(cells, 'age');
+      const age = parseAge(ageRaw);
+      if (age.ok && age.years <= 120) ageYears = age.years;
+      else if (ageRaw !== '')
+        q.add(5, 'WARN', 'AGE_INVALID', 'age unreadable or outside 0–120', row, ageRaw);
+    } else if (col.date_of_birth !== undefined) {
+      const dob = parseDate(cells, 'date_of_birth', row);
+      if (dob.days !== undefined && dateDays !== null) {
+        const years = Math.floor((dateDays - dob.days) / 365.25);
+        if (years >= 0 && years <= 120) ageYears = years;
+        else q.add(5, 'WARN', 'AGE_INVALID', 'age unreadable or outside 0–120', row, dob.raw);
+      } else if (dob.raw !== '') {
+        q.add(5, 'WARN', 'AGE_INVALID', 'age unreadable or outside 0–120', row, dob.raw);
+      }
+    }
+    if (ageYears !== null) filled.age++;
+
+    let origin: 'CO' | 'HO' | 'UNK' = 'UNK';
+    const originRaw = normaliseValue(cell(cells, 'origin'));
+    if (originRaw !== '') origin = tables.originValues[originRaw] ?? 'UNK';
+    if (col.admission_date !== undefined) {
+      const adm = parseDate(cells, 'admission_date', row);
+      if (adm.days !== undefined && dateDays !== null) {
+        if (adm.days > dateDays) {
+          q.add(
+            4,
+            'WARN',
+            'ADMISSION_AFTER_SPECIMEN',
+            RULE_MESSAGES[4],
+            row,
+            `${adm.raw} > ${spec.raw}`,
+          );
+        } else if (originRaw === '') {
+          origin = dateDays - adm.days > config.originHospitalDays ? 'HO' : 'CO';
+        }
+      }
+    }
+    if (origin !== 'UNK') filled.origin++;
+
+    const specimenRaw = cell(cells, 'specimen_type');
+    const specimen = mapSpecimen(specimenRaw, tables);
+    if (specimenRaw !== '') filled.specimen++;
+    const organismRaw = cell(cells, 'organism');
+    const organism = mapOrganism(organismRaw, tables);
+    if (organism.kind !== 'empty') filled.organism++;
+    const group = ageGroup(ageYears, tables);
+    if (
+      dateDays !== null &&
+      daysToYear(dateDays) === dataset.year &&
+      glassSpecimens.has(specimen)
+    ) {
+      const key = patientId === '' || placeholder ? `row:${row}` : `p:${patientId}`;
+      sample.add(specimen, sex, origin, group, hash53(key));
+    }
+    if (organism.kind === 'no_growth') {
+      counts.noGrowthRows++;
+      return undefined;
+    }
+    if (organism.kind === 'unknown') {
+      q.add(6, 'WARN', 'ORGANISM_UNKNOWN', RULE_MESSAGES[6], row, organismRaw);
+    }
+    const pathogen = organism.kind === 'pathogen' ? organism.code : PATHOGEN_OTHER;
+
+    const isolateResults: Record<string, ResultCode> = {};
+    let readable = 0;
+    for (const [code, indexes] of headers.antibiotics) {
+      let best: ResultCode | undefined;
+      for (const index of indexes) {
+        const raw = cells[index] ?? '';
+        const c = classifyResult(raw, results);
+        if (c.kind === 'not_tested') continue;
+        resultCells++;
+        const value = resultFromClass(c, plan.digitColumns.has(index));
+        if (value === 'UNREADABLE') {
+          unreadableCells++;
+          q.add(7, 'WARN', 'RESULT_UNREADABLE', RULE_MESSAGES[7], row, raw.trim());
+        }
+        if (value && (best === undefined || RESULT_RANK[value] > RESULT_RANK[best])) best = value;
+        if (plan.digitColumns.has(index) && c.kind !== 'digit' && !contradicted.has(`d${index}`)) {
+          contradicted.add(`d${index}`);
+          q.add(
+            7,
+            'WARN',
+            'DIGIT_CODING_CONTRADICTED',
+            `column read as 1/2/3 = S/I/R from the first ${config.lookaheadRows} rows also holds other values later`,
+            row,
+            headerCells[index] ?? code,
+          );
+        }
+      }
+      if (best !== undefined) {
+        isolateResults[code] = best;
+        if (best !== 'UNREADABLE') readable++;
+      }
+    }
+    if (readable === 0) q.add(8, 'WARN', 'NO_RESULTS', RULE_MESSAGES[8], row);
+    else filled.results++;
+    if (
+      pathogen !== PATHOGEN_OTHER &&
+      specimen !== SPECIMEN_OTHER &&
+      !panels.has(`${specimen}|${pathogen}`)
+    ) {
+      q.add(10, 'WARN', 'PANEL_MISMATCH', RULE_MESSAGES[10], row, `${specimen}/${pathogen}`);
+    } else if (pathogen !== PATHOGEN_OTHER && specimen === SPECIMEN_OTHER) {
+      q.add(
+        10,
+        'WARN',
+        'PANEL_MISMATCH',
+        RULE_MESSAGES[10],
+        row,
+        `${specimenRaw || '(empty)'}/${pathogen}`,
+      );
+    }
+
+    isolateId++;
+    return {
+      isolateId,
+      sourceRow: row,
+      patientId,
+      specimenDate: dateDays === null ? null : daysToIso(dateDays),
+      dateDays,
+      year: dateDays === null ? null : daysToYear(dateDays),
+      sex,
+      ageYears,
+      ageGroup: group,
+      specimen,
+      organismRaw,
+      pathogen,
+      origin,
+      ward: col.ward === undefined ? null : cell(cells, 'ward'),
+      laboratory: col.laboratory === undefined ? null : cell(cells, 'laboratory'),
+      firstIsolateGlass: false,
+      firstIsolateEpisode: false,
+      results: isolateResults,
+    };
+  };
+
+  try {
+    for (const record of lookahead) {
+      const isolate = handleRow(record);
+      if (isolate) batch.push(isolate);
+      await flush();
+    }
+    lookahead.length = 0;
+    if (!exhausted) {
+      for (;;) {
+        const next = await iterator.next();
+        if (next.done) break;
+        const isolate = handleRow(next.value);
+        if (isolate) batch.push(isolate);
+        await flush();
+      }
+    }
+    await flush(true);
+  } catch (err) {
+    if (!(err instanceof InputError)) throw err;
+    fileError(err);
+    await storage.deleteIsolates(dataset.id);
+    return finishEmpty(q, counts, antibioticCodes);
+  }
+  for (const n of reader.notices.slice(noticesSeen)) {
+    q.add(0, n.severity, n.code, n.message, undefined, n.values?.[0]);
+  }
+  counts.isolates = isolateId;
+  counts.bytesRead = reader.bytesRead();
+  if (unreadableCells > 0) q.setShare('RESULT_UNREADABLE', unreadableCells / resultCells);
+  checkAbort();
+  hooks.onProgress?.({
+    datasetId: dataset.id,
+    progress: 90,
+    rowsRead: counts.rowsRead,
+    phase: 'first-isolates',
+  });
+  await storage.updateDataset(dataset.id, { progress: 90 });
+
+  // First isolates, in storage order (patient, pathogen, date, row): flat memory.
+  const firsts = await markFirstIsolates(
+    storage,
+    dataset.id,
+    config.episodeDays,
+    placeholders,
+    checkAbort,
+  );
+  counts.firstIsolatesGlass = firsts.glass;
+  counts.firstIsolatesEpisode = firsts.episode;
+  q.addCount(
+    9,
+    'INFO',
+    'NOT_FIRST_ISOLATE',
+    'isolates excluded by the GLASS first-isolate rule',
+    counts.isolates - firsts.glass,
+  );
+  if (firsts.noPatient > 0) {
+    q.setMessage(
+      'NOT_FIRST_ISOLATE',
+      `isolates excluded by the GLASS first-isolate rule (${firsts.noPatient} of them have no usable patient id or specimen date)`,
+    );
+  }
+  hooks.onProgress?.({
+    datasetId: dataset.id,
+    progress: 95,
+    rowsRead: counts.rowsRead,
+    phase: 'outputs',
+  });
+
+  const ris = new RisAggregator(panels, request);
+  let outOfYear = 0;
+  for await (const isolate of storage.iterateIsolates(dataset.id, { firstIsolate: 'glass' })) {
+    if (isolate.year !== dataset.year) {
+      outOfYear++;
+      continue;
+    }
+    ris.add(isolate);
+  }
+  if (outOfYear > 0) {
+    q.addCount(
+      10,
+      'WARN',
+      'OUTSIDE_YEAR',
+      `first isolates dated outside ${dataset.year} (excluded from RIS)`,
+      outOfYear,
+    );
+  }
+  const risRows = ris.rows();
+  for (const v of checkRis(risRows, request, panels)) {
+    q.add(v.rule, 'ERROR', RIS_RULE_CODES[v.rule], RULE_MESSAGES[v.rule], v.index + 2, v.value);
+  }
+  const sampleRows = counts.noGrowthRows > 0 ? sample.rows(request) : [];
+  counts.risRows = risRows.length;
+  counts.sampleRows = sampleRows.length;
+  const measured = counts.isolates;
+  const completeness: Record<string, number> = {};
+  for (const field of COMPLETENESS_FIELDS) {
+    completeness[field] = measured === 0 ? 0 : Math.round((filled[field] / measured) * 1000) / 10;
+  }
+  q.addCount(11, 'INFO', 'COMPLETENESS', RULE_MESSAGES[11], 0);
+  hooks.onProgress?.({
+    datasetId: dataset.id,
+    progress: 100,
+    rowsRead: counts.rowsRead,
+    phase: 'done',
+  });
+  return {
+    counts,
+    quality: q.report(completeness),
+    ris: risRows,
+    sample: sampleRows,
+    antibiotics: antibioticCodes,
+  };
+}
+
+function finishEmpty(q: QualityAccumulator, counts: DatasetCounts, antibiotics: string[]): Outcome {
+  const completeness: Record<string, number> = {};
+  for (const field of COMPLETENESS_FIELDS) completeness[field] = 0;
+  return { counts, quality: q.report(completeness), ris: [], sample: [], antibiotics };
+}
+
+/**
+ * GLASS rule: earliest isolate per patient × pathogen × specimen × year (ties: lower row).
+ * Episode rule: counted when no counted isolate of the same patient and pathogen lies within
+ * `episodeDays` before it. Isolates without patient id or date are never first isolates.
+ */
+export async function markFirstIsolates(
+  storage: GlassStorage,
+  datasetId: string,
+  episodeDays: number,
+  placeholders: ReadonlySet<string>,
+  checkAbort: () => void = () => undefined,
+): Promise<{ glass: number; episode: number; noPatient: number }> {
+  let group = '';
+  let seenSpecimenYear = new Set<string>();
+  let lastCounted: number | undefined;
+  let pending: FirstIsolateFlag[] = [];
+  let glass = 0;
+  let episode = 0;
+  let keyed = 0;
+  let noPatient = 0;
+  for await (const key of storage.iterateFirstIsolateKeys(datasetId)) {
+    keyed++;
+    if (key.patientId === '' || placeholders.has(key.patientId.toLowerCase())) {
+      noPatient++;
+      continue;
+    }
+    const g = `${key.patientId}\u0000${key.pathogen}`;
+    if (g !== group) {
+      group = g;
+      seenSpecimenYear = new Set();
+      lastCounted = undefined;
+    }
+    const sy = `${key.specimen}|${key.year}`;
+    const isGlass = !seenSpecimenYear.has(sy);
+    if (isGlass) seenSpecimenYear.add(sy);
+    const isEpisode = lastCounted === undefined || key.dateDays - lastCounted > episodeDays;
+    if (isEpisode) lastCounted = key.dateDays;
+    if (isGlass) glass++;
+    if (isEpisode) episode++;
+    if (isGlass || isEpisode)
+      pending.push({ isolateId: key.isolateId, glass: isGlass, episode: isEpisode });
+    if (pending.length >= 5000) {
+      await storage.setFirstIsolateFlags(datasetId, pending);
+      pending = [];
+      checkAbort();
+    }
+  }
+  await storage.setFirstIsolateFlags(datasetId, pending);
+  const total = await storage.countIsolates(datasetId);
+  // Undated isolates are not in the key order at all.
+  return { glass, episode, noPatient: noPatient + (total - keyed) };
+}

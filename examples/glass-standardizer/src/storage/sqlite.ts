@@ -1,0 +1,260 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import Database from 'better-sqlite3';
+import type {
+  DatasetPatch,
+  DatasetRecord,
+  DatasetStatus,
+  FirstIsolateFlag,
+  GlassStorage,
+  IsolateQuery,
+  IsolateRecord,
+  NewDataset,
+} from '../types.js';
+import {
+  DATASET_COLUMNS,
+  datasetToRow,
+  ISOLATE_COLUMNS,
+  isolateToValues,
+  newDatasetRow,
+  PATCH_COLUMNS,
+  patchValue,
+  type Row,
+  rowToDataset,
+  rowToIsolate,
+  toKey,
+} from './common.js';
+
+export interface SqliteStorageOptions {
+  /** Database file path, or `:memory:`. */
+  readonly filename: string;
+}
+
+const SCHEMA = `
+CREATE TABLE IF NOT EXISTS datasets (
+  id TEXT PRIMARY KEY,
+  status TEXT NOT NULL,
+  progress REAL NOT NULL,
+  country TEXT NOT NULL,
+  year INTEGER NOT NULL,
+  batch_id TEXT NOT NULL,
+  format TEXT NOT NULL,
+  date_format TEXT,
+  filename TEXT,
+  upload_path TEXT,
+  created_at TEXT NOT NULL,
+  updated_at TEXT NOT NULL,
+  started_at TEXT,
+  finished_at TEXT,
+  error TEXT,
+  counts TEXT,
+  quality TEXT,
+  ris TEXT,
+  sample TEXT,
+  antibiotics TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS datasets_status ON datasets (status);
+CREATE TABLE IF NOT EXISTS isolates (
+  dataset_id TEXT NOT NULL REFERENCES datasets (id) ON DELETE CASCADE,
+  isolate_id INTEGER NOT NULL,
+  source_row INTEGER NOT NULL,
+  patient_id TEXT NOT NULL,
+  specimen_date TEXT,
+  date_days INTEGER,
+  year INTEGER,
+  sex TEXT NOT NULL,
+  age_years INTEGER,
+  age_group TEXT NOT NULL,
+  specimen TEXT NOT NULL,
+  organism_raw TEXT NOT NULL,
+  pathogen TEXT NOT NULL,
+  origin TEXT NOT NULL,
+  ward TEXT,
+  laboratory TEXT,
+  first_glass INTEGER NOT NULL,
+  first_episode INTEGER NOT NULL,
+  results TEXT NOT NULL,
+  PRIMARY KEY (dataset_id, isolate_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS isolates_first ON isolates (dataset_id, patient_id, pathogen, date_days, source_row);
+`;
+
+/** SQLite storage (better-sqlite3, WAL). Calls are synchronous underneath; batches are transactions. */
+export function createSqliteStorage(options: SqliteStorageOptions): GlassStorage {
+  if (typeof options?.filename !== 'string' || options.filename === '') {
+    throw new Error(
+      `glass-standardizer: createSqliteStorage "filename" must be a path or ":memory:", got ${JSON.stringify(options?.filename)}`,
+    );
+  }
+  let db: Database.Database | undefined;
+
+  function open(): Database.Database {
+    if (db) return db;
+    if (options.filename !== ':memory:') mkdirSync(dirname(options.filename), { recursive: true });
+    const opened = new Database(options.filename);
+    opened.pragma('journal_mode = WAL');
+    opened.pragma('synchronous = NORMAL');
+    opened.pragma('foreign_keys = ON');
+    opened.pragma('busy_timeout = 5000');
+    opened.exec(SCHEMA);
+    db = opened;
+    return opened;
+  }
+
+  const insertDataset = () =>
+    open().prepare(
+      `INSERT INTO datasets (${DATASET_COLUMNS.join(', ')}) VALUES (${DATASET_COLUMNS.map((c) => `@${c}`).join(', ')})`,
+    );
+
+  let insertIsolateStmt: Database.Statement | undefined;
+  function insertIsolate(): Database.Statement {
+    insertIsolateStmt ??= open().prepare(
+      `INSERT INTO isolates (${ISOLATE_COLUMNS.join(', ')}) VALUES (${ISOLATE_COLUMNS.map(() => '?').join(', ')})`,
+    );
+    return insertIsolateStmt;
+  }
+
+  async function getDataset(id: string): Promise<DatasetRecord | undefined> {
+    const row = open().prepare('SELECT * FROM datasets WHERE id = ?').get(id) as Row | undefined;
+    return row ? rowToDataset(row) : undefined;
+  }
+
+  return {
+    kind: 'sqlite',
+    async init() {
+      open();
+    },
+    async close() {
+      db?.close();
+      db = undefined;
+      insertIsolateStmt = undefined;
+    },
+    async createDataset(input: NewDataset) {
+      const record = newDatasetRow(input, new Date().toISOString());
+      insertDataset().run(datasetToRow(record));
+      return record;
+    },
+    getDataset,
+    async listDatasets(page = {}) {
+      const limit = page.limit ?? 50;
+      const offset = page.offset ?? 0;
+      const rows = open()
+        .prepare('SELECT * FROM datasets ORDER BY created_at DESC, id LIMIT ? OFFSET ?')
+        .all(limit, offset) as Row[];
+      const total = (open().prepare('SELECT COUNT(*) AS n FROM datasets').get() as { n: number }).n;
+      return { items: rows.map(rowToDataset), total };
+    },
+    async listDatasetsByStatus(statuses: readonly DatasetStatus[]) {
+      if (statuses.length === 0) return [];
+      const rows = open()
+        .prepare(
+          `SELECT * FROM datasets WHERE status IN (${statuses.map(() => '?').join(', ')}) ORDER BY created_at, id`,
+        )
+        .all(...statuses) as Row[];
+      return rows.map(rowToDataset);
+    },
+    async updateDataset(id: string, patch: DatasetPatch) {
+      const sets: string[] = ['updated_at = @updated_at'];
+      const values: Row = { id, updated_at: new Date().toISOString() };
+      for (const [key, value] of Object.entries(patch)) {
+        const column = PATCH_COLUMNS[key];
+        if (!column || value === undefined) continue;
+        sets.push(`${column} = @${column}`);
+        values[column] = patchValue(key, value);
+      }
+      open()
+        .prepare(`UPDATE datasets SET ${sets.join(', ')} WHERE id = @id`)
+        .run(values);
+      return getDataset(id);
+    },
+    async deleteDataset(id: string) {
+      const conn = open();
+      const run = conn.transaction(() => {
+        conn.prepare('DELETE FROM isolates WHERE dataset_id = ?').run(id);
+        return conn.prepare('DELETE FROM datasets WHERE id = ?').run(id).changes > 0;
+      });
+      return run();
+    },
+    async insertIsolates(datasetId: string, isolates: readonly IsolateRecord[]) {
+      if (isolates.length === 0) return;
+      const stmt = insertIsolate();
+      const run = open().transaction((items: readonly IsolateRecord[]) => {
+        for (const isolate of items) stmt.run(isolateToValues(datasetId, isolate));
+      });
+      run(isolates);
+    },
+    async deleteIsolates(datasetId: string) {
+      open().prepare('DELETE FROM isolates WHERE dataset_id = ?').run(datasetId);
+    },
+    async countIsolates(datasetId: string) {
+      return (
+        open()
+          .prepare('SELECT COUNT(*) AS n FROM isolates WHERE dataset_id = ?')
+          .get(datasetId) as {
+          n: number;
+        }
+      ).n;
+    },
+    async *iterateIsolates(datasetId: string, query: IsolateQuery = {}) {
+      const where = ['dataset_id = @datasetId', 'isolate_id > @after'];
+      if (query.firstIsolate === 'glass') where.push('first_glass = 1');
+      if (query.firstIsolate === 'episode') where.push('first_episode = 1');
+      if (query.pathogen !== undefined) where.push('pathogen = @pathogen');
+      if (query.specimen !== undefined) where.push('specimen = @specimen');
+      const stmt = open().prepare(
+        `SELECT * FROM isolates WHERE ${where.join(' AND ')} ORDER BY isolate_id LIMIT @limit`,
+      );
+      const params: Row = {
+        datasetId,
+        after: 0,
+        limit: query.pageSize ?? 2000,
+        pathogen: query.pathogen,
+        specimen: query.specimen,
+      };
+      if (query.pathogen === undefined) delete params.pathogen;
+      if (query.specimen === undefined) delete params.specimen;
+      for (;;) {
+        const rows = stmt.all(params) as Row[];
+        if (rows.length === 0) return;
+        for (const row of rows) yield rowToIsolate(row);
+        params.after = Number(rows[rows.length - 1]?.isolate_id);
+      }
+    },
+    async *iterateFirstIsolateKeys(datasetId: string, pageSize = 5000) {
+      const first = open().prepare(
+        `SELECT isolate_id, source_row, patient_id, pathogen, specimen, date_days, year FROM isolates
+         WHERE dataset_id = ? AND date_days IS NOT NULL
+         ORDER BY patient_id, pathogen, date_days, source_row LIMIT ?`,
+      );
+      const next = open().prepare(
+        `SELECT isolate_id, source_row, patient_id, pathogen, specimen, date_days, year FROM isolates
+         WHERE dataset_id = ? AND date_days IS NOT NULL
+           AND (patient_id, pathogen, date_days, source_row) > (?, ?, ?, ?)
+         ORDER BY patient_id, pathogen, date_days, source_row LIMIT ?`,
+      );
+      let rows = first.all(datasetId, pageSize) as Row[];
+      while (rows.length > 0) {
+        for (const r of rows) yield toKey(r);
+        const last = rows[rows.length - 1] as Row;
+        rows = next.all(
+          datasetId,
+          last.patient_id,
+          last.pathogen,
+          last.date_days,
+          last.source_row,
+          pageSize,
+        ) as Row[];
+      }
+    },
+    async setFirstIsolateFlags(datasetId: string, flags: readonly FirstIsolateFlag[]) {
+      if (flags.length === 0) return;
+      const conn = open();
+      const stmt = conn.prepare(
+        'UPDATE isolates SET first_glass = ?, first_episode = ? WHERE dataset_id = ? AND isolate_id = ?',
+      );
+      conn.transaction(() => {
+        for (const f of flags) stmt.run(f.glass ? 1 : 0, f.episode ? 1 : 0, datasetId, f.isolateId);
+      })();
+    },
+  };
+}
