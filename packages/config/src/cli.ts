@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-import { writeFileSync } from 'node:fs';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
@@ -153,8 +153,12 @@ async function main(argv: readonly string[]): Promise<number> {
     return 0;
   }
   // check
+  const cwd = resolve(values.cwd ?? '.');
+  if (!existsSync(cwd) || !statSync(cwd).isDirectory()) {
+    throw new CliError(`shipshape-config: --cwd ${cwd} is not a directory`, EX_NOINPUT);
+  }
   try {
-    const config = loadConfig(schema, { cwd: resolve(values.cwd ?? '.') });
+    const config = loadConfig(schema, { cwd });
     const count = Object.keys(redact(config)).length;
     process.stdout.write(
       `configuration is valid: ${count} variables (NODE_ENV=${config.NODE_ENV})\n`,

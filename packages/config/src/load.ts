@@ -421,15 +421,26 @@ export function redact<C extends object>(config: C): { readonly [K in keyof C]: 
   };
 }
 
-/** Every secret value of `config` as a string (non-empty, de-duplicated), for log scrubbing. */
+/**
+ * Every secret value of `config` as a string (non-empty, de-duplicated), for log scrubbing.
+ * List secrets contribute each item as well as the whole list as it would be written in .env.
+ */
 export function secretValues(config: object): readonly string[] {
   const meta = metaOf(config);
   const out = new Set<string>();
-  for (const key of meta.secretKeys) {
-    const value = (config as Record<string, unknown>)[key];
-    if (value === undefined || value === null) continue;
+  const add = (value: unknown): void => {
+    if (value === undefined || value === null) return;
     const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
     if (text !== '') out.add(text);
+  };
+  for (const key of meta.secretKeys) {
+    const value = (config as Record<string, unknown>)[key];
+    if (Array.isArray(value)) {
+      for (const item of value) add(item);
+      if (value.every((item) => typeof item === 'string')) add(value.join(','));
+    } else {
+      add(value);
+    }
   }
   return Object.freeze([...out]);
 }

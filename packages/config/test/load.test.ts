@@ -398,14 +398,21 @@ describe('secrets', () => {
     expect(secretValues(config)).toEqual([
       'a-long-session-secret',
       'postgres://u:hunter2@127.0.0.1/db',
-      '["k1-aaaaaaaa","k2-bbbbbbbb"]',
+      'k1-aaaaaaaa',
+      'k2-bbbbbbbb',
+      'k1-aaaaaaaa,k2-bbbbbbbb',
     ]);
   });
 
   it('leaves unset optional secrets undefined in redact() and out of secretValues()', () => {
     const config = loadConfig(schema, { env: {}, files: false });
     expect(redact(config).DATABASE_URL).toBeUndefined();
-    expect(secretValues(config)).toEqual(['dev-only-secret', '["k1-aaaaaaaa","k2-bbbbbbbb"]']);
+    expect(secretValues(config)).toEqual([
+      'dev-only-secret',
+      'k1-aaaaaaaa',
+      'k2-bbbbbbbb',
+      'k1-aaaaaaaa,k2-bbbbbbbb',
+    ]);
   });
 
   it('redact() and secretValues() refuse objects that loadConfig did not return', () => {
