@@ -43,3 +43,26 @@ export type {
 export { emitSecurityEvent } from './types.js';
 export type { SecurityWarningCode, WarningsOption } from './warnings.js';
 // end part 1
+
+// part 2: validation, safe bodies, upload guard, threat monitor, csvSafe, problem+json errors
+export type { JsonBodyOptions, UrlencodedBodyOptions } from './body.js';
+export { jsonBody, urlencodedBody } from './body.js';
+export type { CsvSafeOptions } from './csv-safe.js';
+export { csvSafe } from './csv-safe.js';
+export type { ErrorHandlerOptions, NotFoundOptions } from './error-handler.js';
+export { errorHandler, notFound, toSecurityError } from './error-handler.js';
+export type { ProblemDetails, ProblemFieldError, SecurityErrorInit } from './problem.js';
+export { SecurityError, sendProblem } from './problem.js';
+export type { ThreatLocation, ThreatMonitorOptions, ThreatRule } from './threat-monitor.js';
+export { matchThreats, threatMonitor } from './threat-monitor.js';
+export type {
+  UploadContentCheck,
+  UploadedFile,
+  UploadFileType,
+  UploadFileTypeName,
+  UploadGuardOptions,
+} from './upload.js';
+export { uploadedFiles, uploadFileTypes, uploadGuard } from './upload.js';
+export type { ValidatedValues, ValidateOptions, ValidateSchemas } from './validate.js';
+export { validate, validated } from './validate.js';
+// end part 2

@@ -1,0 +1,248 @@
+import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { Counter, type Registry } from 'prom-client';
+import { SecurityError } from './problem.js';
+import { emitSecurityEvent, type MetricsRegistry, type SecurityLogger } from './types.js';
+import { createWarner, type WarningsOption, warnUnknownOptions } from './warnings.js';
+
+/** The pattern families `threatMonitor()` looks for. */
+export type ThreatRule = 'sql' | 'xss' | 'traversal' | 'crlf' | 'jndi';
+export type ThreatLocation = 'path' | 'query' | 'body';
+
+export interface ThreatMonitorOptions {
+  /**
+   * `monitor` logs `suspicious_input` and counts; `block` also answers 400.
+   * @default 'monitor'
+   */
+  readonly mode?: 'monitor' | 'block';
+  /** Rule families to apply. @default ['sql', 'xss', 'traversal', 'crlf', 'jndi'] */
+  readonly rules?: readonly ThreatRule[];
+  /**
+   * Where to look. CRLF is only looked for in the path and query: line breaks are normal in
+   * body text.
+   * @default ['path', 'query', 'body']
+   */
+  readonly locations?: readonly ThreatLocation[];
+  /** Receives `suspicious_input` events (rule, location and field names; never the values). */
+  readonly logger?: SecurityLogger;
+  /** prom-client registry for `shipshape_security_suspicious_input_total`. @default undefined */
+  readonly registry?: MetricsRegistry;
+  /** Longest string inspected (characters); the rest is ignored. @default 8192 */
+  readonly maxStringLength?: number;
+  /** Most strings inspected per request (body and query together). @default 1000 */
+  readonly maxStrings?: number;
+  /** Return true to skip a request (e.g. a trusted internal route). @default undefined */
+  readonly skip?: (req: Request) => boolean;
+  /** @default true */
+  readonly warnings?: WarningsOption;
+}
+
+const knownThreatOptions: { readonly [K in keyof Required<ThreatMonitorOptions>]: true } = {
+  mode: true,
+  rules: true,
+  locations: true,
+  logger: true,
+  registry: true,
+  maxStringLength: true,
+  maxStrings: true,
+  skip: true,
+  warnings: true,
+};
+
+/**
+ * The patterns. Each is linear-time (no nested quantifiers over the same characters) and looks
+ * for a *shape*, not a keyword: `select` alone is English, `' or 1=1` and `union select` are not.
+ */
+export const threatPatterns: Readonly<Record<ThreatRule, readonly RegExp[]>> = {
+  sql: [
+    // ' or 1=1 / " OR "a"="a / ' or 'x'='x
+    /['"`]\s*\)?\s*\b(?:or|and)\b\s+['"`]?[\w-]*['"`]?\s*(?:=|like\b|<|>)/i,
+    /\bunion\b(?:\s+all)?\s+select\b/i,
+    // stacked statement: '; drop table x
+    /;\s*(?:drop|truncate|alter|create|delete|insert|update|exec(?:ute)?|shutdown)\s+(?:table|database|from|into|\w+\s+set|xp_|sp_|user)/i,
+    // quote then comment: admin'-- / admin'#
+    /['"`]\s*\)?\s*(?:--|#|\/\*)/,
+    /\b(?:sleep|pg_sleep|benchmark)\s*\(\s*\d/i,
+    /\bwaitfor\s+delay\s+['"]/i,
+    /\b(?:information_schema|pg_catalog|sysobjects|sqlite_master)\b/i,
+  ],
+  xss: [
+    /<\s*script\b/i,
+    /<[a-z][^>]*\son[a-z]{3,}\s*=/i,
+    /\bjavascript\s*:/i,
+    /<\s*(?:iframe|object|embed|svg)\b[^>]*>/i,
+  ],
+  traversal: [/(?:^|[\\/])\.\.(?:[\\/]|$)/],
+  crlf: [/[\r\n]/],
+  jndi: [/\$\{\s*(?:jndi\s*:|[^}]{0,40}\$\{)/i],
+};
+
+interface Finding {
+  rule: ThreatRule;
+  location: ThreatLocation;
+  field: string;
+}
+
+function safeDecode(value: string): string {
+  let out = value;
+  // Twice: `%252e%252e` is a common way to slip `..` past one decoding.
+  for (let i = 0; i < 2 && out.includes('%'); i++) {
+    try {
+      out = decodeURIComponent(out);
+    } catch {
+      break;
+    }
+  }
+  return out;
+}
+
+/** Which rules match `value` (already decoded). */
+export function matchThreats(value: string, rules: readonly ThreatRule[]): ThreatRule[] {
+  return rules.filter((rule) => threatPatterns[rule].some((re) => re.test(value)));
+}
+
+function collectStrings(
+  root: unknown,
+  prefix: string,
+  out: { field: string; value: string }[],
+  maxStrings: number,
+): void {
+  const stack: { value: unknown; path: string; depth: number }[] = [
+    { value: root, path: prefix, depth: 0 },
+  ];
+  while (stack.length > 0 && out.length < maxStrings) {
+    const { value, path, depth } = stack.pop() as { value: unknown; path: string; depth: number };
+    if (typeof value === 'string') out.push({ field: path, value });
+    else if (typeof value === 'object' && value !== null && depth < 32) {
+      for (const key of Object.keys(value)) {
+        // Keys are input too (`{"<script>": 1}`); check them as strings of the same field.
+        out.push({ field: path, value: key });
+        stack.push({
+          value: (value as Record<string, unknown>)[key],
+          path: path ? `${path}.${key}` : key,
+          depth: depth + 1,
+        });
+      }
+    }
+  }
+}
+
+function listOption<T extends string>(
+  value: readonly T[] | undefined,
+  allowed: readonly T[],
+  what: string,
+): T[] {
+  if (value === undefined) return [...allowed];
+  if (!Array.isArray(value) || !value.every((v) => allowed.includes(v)))
+    throw new TypeError(
+      `@shipshape/security: threatMonitor "${what}" must be an array of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(value)}`,
+    );
+  return [...value];
+}
+
+/**
+ * Defence in depth, not a firewall: looks for common injection shapes (SQL, `<script`, event
+ * handler attributes, `../`, CRLF, `${jndi:`) in the path, query and parsed body strings. In
+ * `monitor` mode it logs `suspicious_input` and counts; in `block` mode it answers 400.
+ * Parameterised queries and output encoding remain the real protection.
+ */
+export function threatMonitor(options: ThreatMonitorOptions = {}): RequestHandler {
+  const warner = createWarner(options.logger, options.warnings);
+  warnUnknownOptions(warner, 'threatMonitor', options, knownThreatOptions);
+  const mode = options.mode ?? 'monitor';
+  if (mode !== 'monitor' && mode !== 'block')
+    throw new TypeError(
+      `@shipshape/security: threatMonitor "mode" must be 'monitor' or 'block', got ${JSON.stringify(mode)}`,
+    );
+  const rules = listOption(options.rules, ['sql', 'xss', 'traversal', 'crlf', 'jndi'], 'rules');
+  const locations = listOption(options.locations, ['path', 'query', 'body'], 'locations');
+  const maxStringLength = options.maxStringLength ?? 8192;
+  const maxStrings = options.maxStrings ?? 1000;
+  for (const [name, v] of [
+    ['maxStringLength', maxStringLength],
+    ['maxStrings', maxStrings],
+  ] as const)
+    if (!Number.isSafeInteger(v) || v <= 0)
+      throw new TypeError(
+        `@shipshape/security: threatMonitor "${name}" must be a positive integer, got ${JSON.stringify(v)}`,
+      );
+  if (options.skip !== undefined && typeof options.skip !== 'function')
+    throw new TypeError(
+      `@shipshape/security: threatMonitor "skip" must be a function, got ${typeof options.skip}`,
+    );
+  const bodyRules = rules.filter((r) => r !== 'crlf');
+  const logger = options.logger;
+  const skip = options.skip;
+  let counter: Counter<'rule' | 'location' | 'mode'> | undefined;
+  if (options.registry) {
+    const name = 'shipshape_security_suspicious_input_total';
+    const existing = options.registry.getSingleMetric(name);
+    counter =
+      (existing as Counter<'rule' | 'location' | 'mode'> | undefined) ??
+      new Counter({
+        name,
+        help: 'Requests with input matching an injection pattern, by rule and location.',
+        labelNames: ['rule', 'location', 'mode'] as const,
+        registers: [options.registry as unknown as Registry],
+      });
+  }
+
+  return function threatMonitorMiddleware(req: Request, _res: Response, next: NextFunction): void {
+    if (skip?.(req)) {
+      next();
+      return;
+    }
+    const findings: Finding[] = [];
+    const check = (location: ThreatLocation, field: string, raw: string, use: ThreatRule[]) => {
+      const value = raw.length > maxStringLength ? raw.slice(0, maxStringLength) : raw;
+      for (const rule of matchThreats(value, use)) findings.push({ rule, location, field });
+    };
+    if (locations.includes('path')) {
+      const rawPath = req.originalUrl.split('?')[0] ?? '';
+      check('path', '(path)', safeDecode(rawPath), rules);
+    }
+    if (locations.includes('query')) {
+      const strings: { field: string; value: string }[] = [];
+      const q = req.originalUrl.indexOf('?');
+      if (q !== -1) {
+        // The raw query string, decoded: covers any query parser setting and encoded CR/LF.
+        for (const part of req.originalUrl.slice(q + 1).split('&'))
+          strings.push({
+            field: safeDecode(part.split('=')[0] ?? '').slice(0, 100),
+            value: safeDecode(part.replace(/\+/g, ' ')),
+          });
+      }
+      for (const s of strings.slice(0, maxStrings)) check('query', s.field, s.value, rules);
+    }
+    if (locations.includes('body') && req.body !== undefined) {
+      const strings: { field: string; value: string }[] = [];
+      collectStrings(req.body, '', strings, maxStrings);
+      for (const s of strings) check('body', s.field || '(body)', s.value, bodyRules);
+    }
+    if (findings.length === 0) {
+      next();
+      return;
+    }
+    const unique = new Map<string, Finding>();
+    for (const f of findings) unique.set(`${f.rule}|${f.location}`, f);
+    for (const f of unique.values()) counter?.inc({ rule: f.rule, location: f.location, mode });
+    emitSecurityEvent(logger, 'suspicious_input', {
+      mode,
+      rules: [...new Set(findings.map((f) => f.rule))],
+      locations: [...new Set(findings.map((f) => f.location))],
+      fields: [...new Set(findings.map((f) => f.field))].slice(0, 20),
+      method: req.method,
+      path: req.route ? `${req.baseUrl}${(req.route as { path: string }).path}` : req.path,
+    });
+    if (mode === 'block') {
+      next(
+        new SecurityError({
+          status: 400,
+          code: 'SUSPICIOUS_INPUT',
+          detail: `The request was refused: input matched ${[...new Set(findings.map((f) => f.rule))].join(', ')} pattern(s).`,
+        }),
+      );
+      return;
+    }
+    next();
+  };
+}
