@@ -1,0 +1,9 @@
+import express from 'express';
+
+export default async function createApp() {
+  const app = express();
+  app.get('/api/items/:id', (req, res) => {
+    res.json({ id: req.params.id });
+  });
+  return app;
+}
