@@ -1,0 +1,228 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { POSTGRES_URL, serviceAvailable } from '../../../test/helpers/index.js';
+import {
+  createPostgresStorage,
+  createSqliteStorage,
+  type GlassStorage,
+  type IsolateRecord,
+  processDataset,
+} from '../src/index.js';
+import { NOW, SAMPLES } from './helpers.js';
+
+function isolate(id: number, over: Partial<IsolateRecord> = {}): IsolateRecord {
+  return {
+    isolateId: id,
+    sourceRow: id + 1,
+    patientId: `P${id % 3}`,
+    specimenDate: '2024-01-01',
+    dateDays: 19_723 + id,
+    year: 2024,
+    sex: 'F',
+    ageYears: 30,
+    ageGroup: '25<34',
+    specimen: 'BLOOD',
+    organismRaw: 'eco',
+    pathogen: 'ESCCOL',
+    origin: 'CO',
+    ward: null,
+    laboratory: 'L1',
+    firstIsolateGlass: false,
+    firstIsolateEpisode: false,
+    results: { AMP: 'R', CIP: 'S', FEP: 'NO_BREAKPOINT' },
+    ...over,
+  };
+}
+
+async function all<T>(it: AsyncIterable<T>): Promise<T[]> {
+  const out: T[] = [];
+  for await (const x of it) out.push(x);
+  return out;
+}
+
+function storageSuite(
+  name: string,
+  make: () => Promise<{ storage: GlassStorage; cleanup(): Promise<void> }>,
+) {
+  describe(`storage: ${name}`, () => {
+    let storage: GlassStorage;
+    let cleanup: () => Promise<void>;
+    beforeAll(async () => {
+      ({ storage, cleanup } = await make());
+      await storage.init();
+      await storage.init(); // idempotent
+    });
+    afterAll(async () => {
+      await storage.close();
+      await cleanup();
+    });
+
+    const base = { country: 'KEN', year: 2024, batchId: 'B', format: 'csv' as const };
+
+    it('creates, reads, updates, lists and deletes datasets', async () => {
+      const a = await storage.createDataset({ ...base, filename: 'a.csv', uploadPath: '/u/a.csv' });
+      expect(a.status).toBe('queued');
+      expect(await storage.getDataset(a.id)).toEqual(a);
+      const updated = await storage.updateDataset(a.id, {
+        status: 'processing',
+        progress: 42.5,
+        counts: {
+          rowsRead: 1,
+          isolates: 1,
+          noGrowthRows: 0,
+          duplicateRows: 0,
+          skippedRows: 0,
+          firstIsolatesGlass: 0,
+          firstIsolatesEpisode: 0,
+          risRows: 0,
+          sampleRows: 0,
+          bytesRead: 10,
+        },
+        quality: {
+          entries: [],
+          completeness: { date: 50 },
+          summary: { errors: 0, warnings: 0, infos: 0 },
+          blocking: false,
+        },
+        antibiotics: ['AMP', 'CIP'],
+      });
+      expect(updated).toMatchObject({
+        status: 'processing',
+        progress: 42.5,
+        antibiotics: ['AMP', 'CIP'],
+      });
+      expect(updated?.quality?.completeness).toEqual({ date: 50 });
+      expect(updated?.counts?.bytesRead).toBe(10);
+      const b = await storage.createDataset({ ...base, id: `fixed-${name}` });
+      expect(b.id).toBe(`fixed-${name}`);
+      const page = await storage.listDatasets({ limit: 1, offset: 0 });
+      expect(page.total).toBeGreaterThanOrEqual(2);
+      expect(page.items).toHaveLength(1);
+      const processing = await storage.listDatasetsByStatus(['processing']);
+      expect(processing.map((d) => d.id)).toContain(a.id);
+      expect(processing.map((d) => d.id)).not.toContain(b.id);
+      expect(await storage.deleteDataset(a.id)).toBe(true);
+      expect(await storage.deleteDataset(a.id)).toBe(false);
+      expect(await storage.getDataset(a.id)).toBeUndefined();
+      expect(await storage.updateDataset('missing', { status: 'done' })).toBeUndefined();
+    });
+
+    it('stores isolates in batches and pages through them with filters', async () => {
+      const d = await storage.createDataset(base);
+      const items = Array.from({ length: 25 }, (_, i) =>
+        isolate(i + 1, i % 5 === 0 ? { pathogen: 'KLEPNE', specimen: 'URINE' } : {}),
+      );
+      await storage.insertIsolates(d.id, items.slice(0, 10));
+      await storage.insertIsolates(d.id, items.slice(10));
+      expect(await storage.countIsolates(d.id)).toBe(25);
+      const paged = await all(storage.iterateIsolates(d.id, { pageSize: 4 }));
+      expect(paged.map((i) => i.isolateId)).toEqual(items.map((i) => i.isolateId));
+      expect(paged[3]).toEqual(items[3]);
+      const kp = await all(storage.iterateIsolates(d.id, { pathogen: 'KLEPNE', pageSize: 2 }));
+      expect(kp.map((i) => i.isolateId)).toEqual([1, 6, 11, 16, 21]);
+      const urineKp = await all(
+        storage.iterateIsolates(d.id, { pathogen: 'KLEPNE', specimen: 'URINE' }),
+      );
+      expect(urineKp).toHaveLength(5);
+      expect(await all(storage.iterateIsolates(d.id, { firstIsolate: 'glass' }))).toEqual([]);
+    });
+
+    it('rolls back a failing batch as a whole', async () => {
+      const d = await storage.createDataset(base);
+      await storage.insertIsolates(d.id, [isolate(1)]);
+      await expect(
+        storage.insertIsolates(d.id, [isolate(2), isolate(3), isolate(1)]),
+      ).rejects.toThrow();
+      expect(await storage.countIsolates(d.id)).toBe(1);
+    });
+
+    it('orders first-isolate keys by patient, pathogen, date, row across pages and sets flags', async () => {
+      const d = await storage.createDataset(base);
+      const items = [
+        isolate(1, { patientId: 'B', dateDays: 100, sourceRow: 9 }),
+        isolate(2, { patientId: 'A', dateDays: 200, sourceRow: 3 }),
+        isolate(3, { patientId: 'A', dateDays: 100, sourceRow: 7 }),
+        isolate(4, { patientId: 'A', dateDays: 100, sourceRow: 5 }),
+        isolate(5, { patientId: 'A', dateDays: null, specimenDate: null, year: null }),
+        isolate(6, { patientId: 'A', pathogen: 'KLEPNE', dateDays: 50 }),
+        isolate(7, { patientId: 'B', dateDays: 100, sourceRow: 8 }),
+      ];
+      await storage.insertIsolates(d.id, items);
+      const keys = await all(storage.iterateFirstIsolateKeys(d.id, 2));
+      expect(keys.map((k) => k.isolateId)).toEqual([4, 3, 2, 6, 7, 1]);
+      await storage.setFirstIsolateFlags(d.id, [
+        { isolateId: 4, glass: true, episode: true },
+        { isolateId: 2, glass: false, episode: true },
+      ]);
+      const glass = await all(storage.iterateIsolates(d.id, { firstIsolate: 'glass' }));
+      const episode = await all(storage.iterateIsolates(d.id, { firstIsolate: 'episode' }));
+      expect(glass.map((i) => i.isolateId)).toEqual([4]);
+      expect(episode.map((i) => i.isolateId)).toEqual([2, 4]);
+      expect(await storage.deleteDataset(d.id)).toBe(true);
+      expect(await storage.countIsolates(d.id)).toBe(0);
+    });
+
+    it('processes a sample to the same result as every other backend', async () => {
+      const d = await storage.createDataset(base);
+      const done = await processDataset(
+        { datasetId: d.id, input: join(SAMPLES, 'lab_a_2024.csv') },
+        storage,
+        {
+          now: NOW,
+          batchSize: 37,
+        },
+      );
+      expect(done.status).toBe('done');
+      expect(done.counts).toMatchObject({
+        isolates: 205,
+        firstIsolatesGlass: 199,
+        firstIsolatesEpisode: 197,
+        risRows: 1344,
+      });
+      expect(await storage.countIsolates(d.id)).toBe(205);
+    });
+  });
+}
+
+storageSuite('sqlite', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'glass-storage-'));
+  return {
+    storage: createSqliteStorage({ filename: join(dir, 'g.db') }),
+    cleanup: async () => rmSync(dir, { recursive: true, force: true }),
+  };
+});
+
+const postgres = await serviceAvailable('postgres');
+describe.skipIf(!postgres)('postgres backend', () => {
+  storageSuite('postgres', async () => {
+    const schema = `glass_test_${process.pid}_${randomBytes(4).toString('hex')}`;
+    return {
+      storage: createPostgresStorage({ connectionString: POSTGRES_URL, schema, insertChunk: 7 }),
+      cleanup: async () => {
+        const client = new pg.Client({ connectionString: POSTGRES_URL });
+        await client.connect();
+        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await client.end();
+      },
+    };
+  });
+});
+
+describe('storage option errors', () => {
+  it('rejects bad options with a message naming them', () => {
+    expect(() => createSqliteStorage({ filename: '' })).toThrow(
+      /glass-standardizer: createSqliteStorage "filename"/,
+    );
+    expect(() =>
+      createPostgresStorage({ connectionString: POSTGRES_URL, schema: 'Bad-Name' }),
+    ).toThrow(/"schema" must be a lower-case SQL identifier, got "Bad-Name"/);
+    expect(() => createPostgresStorage({})).toThrow(/needs "connectionString"/);
+    expect(() => createPostgresStorage({ connectionString: POSTGRES_URL, insertChunk: 0 })).toThrow(
+      /insertChunk/,
+    );
+  });
+});
