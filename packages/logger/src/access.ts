@@ -1,0 +1,195 @@
+import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
+import { LEVEL, MESSAGE } from 'triple-beam';
+import { type ContextStore, storage } from './context.js';
+import { INTERNALS, type LoggerInternals } from './logger.js';
+import { Sanitizer } from './serialize.js';
+import { PRESERIALIZED, RECORD, STREAM } from './symbols.js';
+import type { AccessLogOptions, AccessRequest, LoggerLike } from './types.js';
+
+const knownOptions: { [K in keyof Required<AccessLogOptions>]: true } = {
+  slowMs: true,
+  slowRoutes: true,
+  skip: true,
+  message: true,
+};
+
+// Per-response state lives in symbol-keyed properties so one shared 'close' listener serves every
+// request (no closure per request).
+const START = Symbol('shipshape.access.start');
+const STORE = Symbol('shipshape.access.store');
+const BYTES = Symbol('shipshape.access.bytesOut');
+
+type AccessResponse = ServerResponse & {
+  [START]?: number;
+  [STORE]?: ContextStore | undefined;
+  [BYTES]?: number;
+  req: AccessRequest;
+};
+
+function pathOf(url: string): string {
+  const q = url.indexOf('?');
+  return q === -1 ? url : url.slice(0, q);
+}
+
+/** The default skip: health probes and /metrics. */
+export function isProbeRequest(req: AccessRequest): boolean {
+  const path = pathOf(req.url ?? '');
+  return (
+    path === '/metrics' ||
+    path === '/health' ||
+    path === '/healthz' ||
+    path === '/livez' ||
+    path === '/readyz' ||
+    path.startsWith('/health/')
+  );
+}
+
+function fail(message: string): never {
+  throw new Error(`@shipshape/logger: accessLog ${message}`);
+}
+
+/** The route template: mount prefix + matched route path, else the path without query string. */
+export function routeTemplate(req: AccessRequest): string {
+  const route = req.route;
+  if (route && route.path !== undefined) {
+    const path = route.path;
+    return (req.baseUrl ?? '') + (typeof path === 'string' ? path : String(path));
+  }
+  return pathOf(req.originalUrl ?? req.url ?? '');
+}
+
+/**
+ * One line per request when it finishes or is aborted by the client (`aborted: true`), on the
+ * access stream: method, route template, status, durationMs, bytesIn, bytesOut, ip, userAgent,
+ * requestId. Level: 5xx error, 4xx warn, slower than `slowMs` warn with `slow: true`, else info.
+ * Mount it after `requestContext`.
+ */
+export function accessLog(logger: LoggerLike, options: AccessLogOptions = {}) {
+  if (!logger || typeof logger.info !== 'function')
+    fail('needs a logger (createLogger() or any object with info/warn/error)');
+  for (const key of Object.keys(options))
+    if (!(key in knownOptions))
+      fail(
+        `got an unknown option "${key}"; known options are ${Object.keys(knownOptions).join(', ')}`,
+      );
+  const slowMs = options.slowMs ?? 1000;
+  if (typeof slowMs !== 'number' || !(slowMs >= 0))
+    fail(`"slowMs" must be a non-negative number of milliseconds, got ${String(slowMs)}`);
+  const slowRoutes = new Map<string, number>();
+  for (const [key, value] of Object.entries(options.slowRoutes ?? {})) {
+    if (typeof value !== 'number' || !(value >= 0))
+      fail(
+        `"slowRoutes" value for ${JSON.stringify(key)} must be a non-negative number, got ${String(value)}`,
+      );
+    slowRoutes.set(key, value);
+  }
+  const skip = options.skip ?? isProbeRequest;
+  if (skip !== false && typeof skip !== 'function')
+    fail(`"skip" must be a function or false, got ${typeof skip}`);
+  const message = options.message ?? 'request';
+  if (typeof message !== 'string') fail(`"message" must be a string, got ${typeof message}`);
+
+  const internals = (logger as { [INTERNALS]?: LoggerInternals })[INTERNALS];
+  const write = (logger as { write?: (info: object) => unknown }).write;
+  const base = internals?.base;
+  const redactor = internals?.redactor;
+  const maxLength = redactor?.maxStringLength ?? 8192;
+  const needsRedaction = (redactor?.secrets.length ?? 0) > 0;
+  const hasSlowRoutes = slowRoutes.size > 0;
+
+  function clean(value: string, sanitizer: Sanitizer | undefined): string {
+    if (sanitizer) return sanitizer.string(value);
+    return value.length > maxLength
+      ? `${value.slice(0, maxLength)}…[+${value.length - maxLength} chars]`
+      : value;
+  }
+
+  function onAccessClose(this: AccessResponse): void {
+    const req = this.req;
+    const durationMs = Math.round((performance.now() - (this[START] ?? 0)) * 100) / 100;
+    const aborted = !this.writableFinished;
+    const status = aborted && !this.headersSent ? 499 : this.statusCode;
+    const method = req.method ?? 'GET';
+    const sanitizer =
+      internals && (needsRedaction || this[STORE]?.fields)
+        ? new Sanitizer(internals.redactor, internals.keyCache)
+        : undefined;
+    const route = clean(routeTemplate(req), sanitizer);
+    let threshold = slowMs;
+    if (hasSlowRoutes)
+      threshold = slowRoutes.get(`${method} ${route}`) ?? slowRoutes.get(route) ?? slowMs;
+    const slow = durationMs > threshold;
+    const level = status >= 500 ? 'error' : status >= 400 || slow ? 'warn' : 'info';
+    const contentLength = req.headers['content-length'];
+    const bytesIn = contentLength === undefined ? 0 : Number(contentLength) || 0;
+    const socket = req.socket as Socket | null;
+    const bytesOut = socket ? socket.bytesWritten - (this[BYTES] ?? 0) : 0;
+    const store = this[STORE];
+    const requestId = req.id ?? store?.requestId;
+    const ua = req.headers['user-agent'];
+
+    const record: Record<string, unknown> = {
+      timestamp: new Date().toISOString(),
+      level,
+      message,
+    };
+    if (base) Object.assign(record, base);
+    if (requestId !== undefined) record.requestId = requestId;
+    record.stream = 'access';
+    record.method = method;
+    record.route = route;
+    record.status = status;
+    record.durationMs = durationMs;
+    record.bytesIn = bytesIn;
+    record.bytesOut = bytesOut;
+    record.ip = req.ip ?? socket?.remoteAddress;
+    record.userAgent = ua === undefined ? undefined : clean(ua, sanitizer);
+    if (aborted) record.aborted = true;
+    if (slow) record.slow = true;
+    if (store?.fields && sanitizer) {
+      for (const key in store.fields)
+        if (!Object.hasOwn(record, key)) sanitizer.assign(record, key, store.fields[key], 0);
+    }
+    if (sanitizer?.truncated) record.truncated = true;
+
+    if (internals && write) {
+      write.call(logger, {
+        level,
+        message,
+        [LEVEL]: level,
+        [STREAM]: 'access',
+        [PRESERIALIZED]: true,
+        [MESSAGE]: JSON.stringify(record),
+        [RECORD]: record,
+      });
+      return;
+    }
+    // Any other logger: a plain call with the fields as meta.
+    const { timestamp: _t, level: _l, message: _m, ...meta } = record;
+    (logger as unknown as Record<string, (m: string, meta: object) => void>)[level]?.call(
+      logger,
+      message,
+      meta,
+    );
+  }
+
+  return function accessLogMiddleware(
+    req: AccessRequest,
+    res: ServerResponse,
+    next: (err?: unknown) => void,
+  ): void {
+    if (skip !== false && skip(req, res)) {
+      next();
+      return;
+    }
+    const r = res as AccessResponse;
+    r[START] = performance.now();
+    r[STORE] = storage.getStore();
+    r[BYTES] = req.socket?.bytesWritten ?? 0;
+    // 'close' fires after 'finish' and also when the client goes away first.
+    res.on('close', onAccessClose);
+    next();
+  };
+}

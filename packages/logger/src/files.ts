@@ -1,0 +1,194 @@
+// Rotated files per stream on top of winston-daily-rotate-file, with exact flush tracking.
+import * as fs from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
+import DailyRotateFile from 'winston-daily-rotate-file';
+import { STREAM } from './symbols.js';
+
+/**
+ * Counts every fs operation of the file streams the rotator opens (through the `fs` option of
+ * fs.createWriteStream). A write stream with buffered data always has an open or write in flight,
+ * so "no operation in flight" means every line handed to the stream is in the file — including
+ * streams the rotator has already ended after a rotation, which nothing else can reach.
+ */
+export class DiskTracker {
+  inFlight = 0;
+  private readonly openPaths = new Map<number, string>();
+  private readonly closeWaiters = new Map<string, (() => void)[]>();
+
+  isOpen(path: string): boolean {
+    for (const p of this.openPaths.values()) if (p === path) return true;
+    return false;
+  }
+
+  get openCount(): number {
+    return this.openPaths.size;
+  }
+
+  onClosed(path: string, fn: () => void): void {
+    const list = this.closeWaiters.get(path);
+    if (list) list.push(fn);
+    else this.closeWaiters.set(path, [fn]);
+  }
+
+  readonly fs = {
+    open: (
+      path: string,
+      flags: string,
+      mode: number,
+      cb: (e: Error | null, fd?: number) => void,
+    ) => {
+      this.inFlight++;
+      fs.open(path, flags, mode, (err, fd) => {
+        this.inFlight--;
+        if (!err) this.openPaths.set(fd, path);
+        cb(err, fd);
+      });
+    },
+    write: (...args: unknown[]) => {
+      this.inFlight++;
+      const cb = args.pop() as (...r: unknown[]) => void;
+      (fs.write as (...a: unknown[]) => void)(...args, (...r: unknown[]) => {
+        this.inFlight--;
+        cb(...r);
+      });
+    },
+    writev: (...args: unknown[]) => {
+      this.inFlight++;
+      const cb = args.pop() as (...r: unknown[]) => void;
+      (fs.writev as (...a: unknown[]) => void)(...args, (...r: unknown[]) => {
+        this.inFlight--;
+        cb(...r);
+      });
+    },
+    close: (fd: number, cb: (e: Error | null) => void) => {
+      this.inFlight++;
+      fs.close(fd, (err) => {
+        this.inFlight--;
+        const path = this.openPaths.get(fd);
+        this.openPaths.delete(fd);
+        cb(err);
+        if (path !== undefined && !this.isOpen(path)) {
+          const waiters = this.closeWaiters.get(path);
+          this.closeWaiters.delete(path);
+          for (const fn of waiters ?? []) fn();
+        }
+      });
+    },
+  };
+}
+
+export type FileStreamName = 'app' | 'error' | 'security' | 'access';
+
+export interface FileTransportConfig {
+  readonly dir: string;
+  readonly name: FileStreamName;
+  readonly maxSize: number;
+  readonly maxFiles: number;
+  readonly zippedArchive: boolean;
+  readonly datePattern: string;
+  readonly utc: boolean;
+  readonly report: (error: Error, source: string) => void;
+}
+
+type Info = Record<string | symbol, unknown>;
+
+/** One stream's rotated file; ignores lines of other streams. */
+export class StreamFileTransport extends DailyRotateFile {
+  readonly tracker: DiskTracker;
+  readonly streamName: FileStreamName;
+  private readonly accept: string | undefined;
+  private readonly archives = new Set<Promise<void>>();
+  private readonly removed = new Set<string>();
+  private readonly zipped: boolean;
+  private readonly report: FileTransportConfig['report'];
+
+  constructor(config: FileTransportConfig) {
+    const tracker = new DiskTracker();
+    super({
+      dirname: config.dir,
+      filename: `${config.name}-%DATE%`,
+      extension: '.log',
+      datePattern: config.datePattern,
+      utc: config.utc,
+      maxSize: config.maxSize,
+      maxFiles: config.maxFiles,
+      zippedArchive: false, // archived here, once the rotated-out file is really closed
+      auditFile: join(config.dir, `.${config.name}-audit.json`),
+      createSymlink: true,
+      symlinkName: `${config.name}.log`,
+      options: { flags: 'a', fs: tracker.fs } as unknown as object,
+      // app follows the logger's level; error takes errors; access/security take every level.
+      ...(config.name === 'error'
+        ? { level: 'error' }
+        : config.name === 'app'
+          ? {}
+          : { level: 'silly' }),
+    } as DailyRotateFile.DailyRotateFileTransportOptions);
+    this.tracker = tracker;
+    this.streamName = config.name;
+    this.accept = config.name === 'access' || config.name === 'security' ? config.name : undefined;
+    this.zipped = config.zippedArchive;
+    this.report = config.report;
+    const logStream = (this as unknown as { logStream: NodeJS.EventEmitter }).logStream;
+    // Without a listener a failed open/write (disk full, directory gone) would crash the app.
+    logStream.on('error', (error: Error) => this.report(error, `${config.name} log file`));
+    this.on('rotate', (oldFile: string) => this.archive(oldFile));
+    this.on('logRemoved', (name: string) => this.removeArchive(name));
+  }
+
+  override log(info: Info, callback: () => void): void {
+    if (info[STREAM] !== this.accept) {
+      callback();
+      return;
+    }
+    super.log?.(info, callback);
+  }
+
+  /** Resolves once no archive job is running. */
+  async archivesDone(): Promise<void> {
+    while (this.archives.size > 0) await Promise.allSettled([...this.archives]);
+  }
+
+  private archive(oldFile: string): void {
+    if (!this.zipped) return;
+    const job = new Promise<void>((resolve) => {
+      const start = () => {
+        this.gzip(oldFile).then(resolve, (error: Error) => {
+          if ((error as NodeJS.ErrnoException).code !== 'ENOENT')
+            this.report(error, `${this.streamName} log archive`);
+          resolve();
+        });
+      };
+      // The rotator ends the old stream but keeps writing its buffered lines; compressing before
+      // its fd is closed would lose them (winston-daily-rotate-file does exactly that).
+      if (this.tracker.isOpen(oldFile)) this.tracker.onClosed(oldFile, start);
+      else start();
+    });
+    this.archives.add(job);
+    void job.finally(() => this.archives.delete(job));
+  }
+
+  private async gzip(file: string): Promise<void> {
+    const target = `${file}.gz`;
+    await pipeline(fs.createReadStream(file), createGzip(), fs.createWriteStream(target));
+    if (this.removed.has(file)) {
+      // maxFiles dropped this file while it was being compressed.
+      this.removed.delete(file);
+      await fs.promises.rm(target, { force: true });
+      await fs.promises.rm(file, { force: true });
+      return;
+    }
+    await fs.promises.rm(file, { force: true });
+  }
+
+  private removeArchive(name: string): void {
+    this.removed.add(name);
+    try {
+      fs.rmSync(`${name}.gz`, { force: true });
+    } catch (error) {
+      this.report(error as Error, `${this.streamName} log cleanup`);
+    }
+  }
+}
