@@ -92,7 +92,9 @@ function parseSize(value: number | string): number {
     fail(
       `files "maxSize" must be bytes or a string like "10m", "500k", "1g", got ${JSON.stringify(value)}`,
     );
-  const unit = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[String(match[2]).toLowerCase() as 'k' | 'm' | 'g'];
+  const unit = { k: 1024, m: 1024 ** 2, g: 1024 ** 3 }[
+    String(match[2]).toLowerCase() as 'k' | 'm' | 'g'
+  ];
   const bytes = Number(match[1]) * unit;
   if (bytes < 1024) fail(`files "maxSize" must be at least 1k, got ${JSON.stringify(value)}`);
   return bytes;
