@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import { doubleCsrf } from 'csrf-csrf';
+import { type CsrfTokenGeneratorRequestUtil, doubleCsrf } from 'csrf-csrf';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { describeValue, requestPath } from './edge.js';
 import { SecurityError, sendProblem } from './problem.js';
@@ -107,6 +107,12 @@ function digestEqual(a: string, b: string): boolean {
   const db = createHash('sha256').update(b).digest();
   return timingSafeEqual(da, db) && a.length === b.length;
 }
+
+/**
+ * `req.csrfToken(options?)` set by `csrf({ token })`: issues (or reuses) the signed token and sets
+ * its cookie. Referencing csrf-csrf's type here makes its `Request` augmentation visible to users.
+ */
+export type CsrfTokenFunction = CsrfTokenGeneratorRequestUtil;
 
 /** A `csrf()` middleware. */
 export type CsrfMiddleware = RequestHandler;

@@ -1,7 +1,12 @@
 // part 1: headers, rate limits, proxy, IP filter, CORS, trusted hosts, CSRF
 export type { CorsMiddleware, CorsOptions } from './cors.js';
 export { cors } from './cors.js';
-export type { CsrfCookieOptions, CsrfMiddleware, CsrfOptions } from './csrf.js';
+export type {
+  CsrfCookieOptions,
+  CsrfMiddleware,
+  CsrfOptions,
+  CsrfTokenFunction,
+} from './csrf.js';
 export { csrf } from './csrf.js';
 export type {
   CspDirectives,
