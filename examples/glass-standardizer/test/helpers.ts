@@ -25,6 +25,7 @@ export interface Harness {
       dateFormat?: 'DMY' | 'MDY' | 'YMD';
       options?: ProcessOptions;
       year?: number;
+      encoding?: 'auto' | 'utf-8' | 'latin1';
     },
   ): Promise<DatasetRecord>;
   close(): Promise<void>;
@@ -46,7 +47,11 @@ export async function harness(storage?: GlassStorage): Promise<Harness> {
         format: extra.format ?? 'csv',
         ...(extra.dateFormat ? { dateFormat: extra.dateFormat } : {}),
       });
-      return processDataset({ datasetId: d.id, input }, store, { now: NOW, ...extra.options });
+      return processDataset(
+        { datasetId: d.id, input, ...(extra.encoding ? { encoding: extra.encoding } : {}) },
+        store,
+        { now: NOW, ...extra.options },
+      );
     },
     async close() {
       await store.close();
