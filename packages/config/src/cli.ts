@@ -173,19 +173,24 @@ async function main(argv: readonly string[]): Promise<number> {
   }
 }
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (error: unknown) => {
-    if (error instanceof CliError) {
-      process.stderr.write(`${error.message}\n`);
-      process.exitCode = error.exitCode;
-      return;
-    }
-    process.stderr.write(
-      `shipshape-config: ${error instanceof Error ? error.message : String(error)}\n`,
-    );
-    process.exitCode = 1;
-  },
-);
+/**
+ * Exits once stdout and stderr have flushed: a schema module may import app code that keeps
+ * handles open (a pool, a timer), which must not keep the CLI alive.
+ */
+function finish(code: number): void {
+  process.stdout.write('', () => {
+    process.stderr.write('', () => process.exit(code));
+  });
+}
+
+main(process.argv.slice(2)).then(finish, (error: unknown) => {
+  if (error instanceof CliError) {
+    process.stderr.write(`${error.message}\n`);
+    finish(error.exitCode);
+    return;
+  }
+  process.stderr.write(
+    `shipshape-config: ${error instanceof Error ? error.message : String(error)}\n`,
+  );
+  finish(1);
+});

@@ -106,9 +106,10 @@ function makeSpec<T>(definition: SpecDefinition<T>, rawOptions: object | undefin
   const check = (input: unknown): SpecResult<T> => {
     const result = typeof input === 'string' ? definition.parse(input) : definition.accept(input);
     if (!result.ok) {
-      return minLength === undefined
-        ? result
-        : FAIL(`${result.expected} of at least ${minLength} characters`);
+      // Keep the whole expectation in one phrase when the builder's generic one was returned.
+      return minLength !== undefined && result.expected === definition.expected
+        ? FAIL(expected)
+        : result;
     }
     if (minLength !== undefined) {
       const text = typeof input === 'string' ? input : format(result.value);

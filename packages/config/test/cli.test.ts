@@ -179,6 +179,18 @@ describe('shipshape-config (built dist/cli.js, child process)', () => {
     );
   });
 
+  it('exits even when the schema module keeps a handle open', async () => {
+    const dir = tempDir({
+      'busy.mjs': `import { port } from '${distIndex}';\nsetInterval(() => {}, 1000);\nexport const schema = { PORT: port({ default: 1 }) };\n`,
+    });
+    const result = await run(['check', join(dir, 'busy.mjs')], { NODE_ENV: 'test' });
+    expect(result).toEqual({
+      code: 0,
+      stdout: 'configuration is valid: 2 variables (NODE_ENV=test)\n',
+      stderr: '',
+    });
+  });
+
   it('usage errors exit 64 with the usage text; --help exits 0', async () => {
     const none = await run([]);
     expect(none.code).toBe(64);

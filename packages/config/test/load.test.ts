@@ -233,6 +233,15 @@ describe('loadConfig: precedence', () => {
     });
   });
 
+  it('never writes the values it read from files into process.env', () => {
+    const cwd = tempDir({ '.env': 'SHIPSHAPE_CONFIG_FILE_ONLY=from-file\n' });
+    const before = { ...process.env };
+    const config = loadConfig({ SHIPSHAPE_CONFIG_FILE_ONLY: str() }, { cwd });
+    expect(config.SHIPSHAPE_CONFIG_FILE_ONLY).toBe('from-file');
+    expect(process.env.SHIPSHAPE_CONFIG_FILE_ONLY).toBeUndefined();
+    expect({ ...process.env }).toEqual(before);
+  });
+
   it('an empty environment value counts as set', () => {
     const cwd = tempDir(files);
     expect(loadConfig(schema, { cwd, env: { B: '' } }).B).toBe('');
