@@ -1,0 +1,310 @@
+import type { RequestListener } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { redact, secretValues } from '@shipshape/config';
+import { createHealth, type Health, redisCheck } from '@shipshape/health';
+import { createLifecycle, type Lifecycle } from '@shipshape/lifecycle';
+import { accessLog, createLogger, type Logger, requestContext } from '@shipshape/logger';
+import {
+  cors,
+  csrf,
+  errorHandler,
+  ipFilter,
+  jsonBody,
+  notFound,
+  rateLimit,
+  redisIpStore,
+  redisRateLimitStore,
+  securityHeaders,
+  threatMonitor,
+  trustedHosts,
+  trustProxy,
+  urlencodedBody,
+} from '@shipshape/security';
+import type { Application, RequestHandler } from 'express';
+import type { HardenedService, HardenOptions, NodeEnv, StartupReport } from './types.js';
+
+const PKG = 'shipshape';
+const NODE_ENVS: readonly NodeEnv[] = ['development', 'test', 'staging', 'production'];
+
+const knownOptions: { readonly [K in keyof Required<HardenOptions>]: true } = {
+  env: true,
+  service: true,
+  version: true,
+  config: true,
+  redis: true,
+  trustProxy: true,
+  logger: true,
+  requestContext: true,
+  securityHeaders: true,
+  trustedHosts: true,
+  health: true,
+  checks: true,
+  healthRouter: true,
+  httpMetrics: true,
+  accessLog: true,
+  ipFilter: true,
+  cors: true,
+  rateLimit: true,
+  jsonBody: true,
+  urlencodedBody: true,
+  csrf: true,
+  threatMonitor: true,
+  notFound: true,
+  errorHandler: true,
+  lifecycle: true,
+  startupReport: true,
+  warnings: true,
+};
+
+type Warning = { code: string; message: string };
+
+function isLogger(value: unknown): value is Logger {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Logger).security === 'function' &&
+    typeof (value as Logger).flush === 'function'
+  );
+}
+
+function isHealth(value: unknown): value is Health {
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as Health).router === 'function' &&
+    typeof (value as Health).setState === 'function'
+  );
+}
+
+function resolveEnv(env: unknown): NodeEnv {
+  const value = env ?? process.env.NODE_ENV ?? 'development';
+  if (!NODE_ENVS.includes(value as NodeEnv))
+    throw new Error(
+      `${PKG}: harden() "env" must be one of ${NODE_ENVS.join(', ')}, got ${JSON.stringify(value)}`,
+    );
+  return value as NodeEnv;
+}
+
+/**
+ * The logger handed to every part: the real logger, plus a record of each coded warning
+ * (`meta.code` starting with SHIPSHAPE_) so the startup report can list them.
+ */
+function reportingLogger(logger: Logger, warnings: Warning[]): Logger {
+  return new Proxy(logger, {
+    get(target, property, receiver) {
+      if (property === 'warn')
+        return (message: unknown, meta?: unknown) => {
+          const code = (meta as { code?: unknown } | undefined)?.code;
+          if (typeof code === 'string' && code.startsWith('SHIPSHAPE_'))
+            warnings.push({ code, message: String(message) });
+          return target.warn(message as string, meta as Record<string, unknown>);
+        };
+      return Reflect.get(target, property, receiver);
+    },
+  });
+}
+
+/**
+ * Applies the whole shipshape stack to an Express app, in the order of ARCHITECTURE.md, from one
+ * options object. Call it right after `express()`, add your routes, then `service.listen(port)`.
+ */
+export function harden(app: Application, options: HardenOptions = {}): HardenedService {
+  if (typeof app?.use !== 'function' || typeof app?.set !== 'function')
+    throw new Error(`${PKG}: harden() needs an Express app as its first argument`);
+  if (typeof options !== 'object' || options === null)
+    throw new Error(`${PKG}: harden() options must be an object, got ${String(options)}`);
+  const unknown = Object.keys(options).filter((key) => !(key in knownOptions));
+  if (unknown.length > 0)
+    throw new Error(
+      `${PKG}: harden() does not know option(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}; known options: ${Object.keys(knownOptions).join(', ')}`,
+    );
+
+  const env = resolveEnv(options.env);
+  const production = env === 'production';
+  const service = options.service ?? 'app';
+  const version = options.version ?? process.env.npm_package_version ?? '0.0.0';
+  const warnings: Warning[] = [];
+
+  // Logger first: every other part logs through it.
+  const baseLogger = isLogger(options.logger)
+    ? options.logger
+    : createLogger({
+        service,
+        env,
+        version,
+        format: production ? 'json' : 'pretty',
+        ...(options.config ? { secretValues: secretValues(options.config) } : {}),
+        ...(options.logger ?? {}),
+      });
+  const logger = reportingLogger(baseLogger, warnings);
+
+  if (options.trustProxy !== undefined) trustProxy(app, options.trustProxy);
+
+  // Health and metrics: one registry for every counter the other parts record.
+  let health: Health | undefined;
+  if (options.health !== false) {
+    health = isHealth(options.health)
+      ? options.health
+      : createHealth({ service, version, logger, ...(options.health ?? {}) });
+    for (const check of options.checks ?? []) health.register(check);
+    if (options.redis) health.register(redisCheck(options.redis, { critical: false }));
+  }
+  const registry = health?.registry;
+
+  const stores = {
+    rateLimit: options.redis && options.rateLimit !== false ? 'redis' : 'memory',
+    ipFilter: options.redis && options.ipFilter !== false ? 'redis' : 'memory',
+  } as const;
+
+  const use = (handler: RequestHandler) => {
+    app.use(handler);
+  };
+  const parts: Record<string, boolean> = {};
+  const on = <T>(name: string, value: T | false | undefined): value is T | undefined => {
+    parts[name] = value !== false;
+    return value !== false;
+  };
+
+  if (on('requestContext', options.requestContext))
+    use(requestContext(options.requestContext ?? {}) as RequestHandler);
+  if (on('securityHeaders', options.securityHeaders))
+    use(securityHeaders({ production, logger, ...(options.securityHeaders ?? {}) }));
+  parts.trustedHosts = Array.isArray(options.trustedHosts);
+  if (Array.isArray(options.trustedHosts))
+    use(trustedHosts({ hosts: options.trustedHosts as readonly string[], logger }));
+  parts.health = health !== undefined;
+  if (health) use(health.router(options.healthRouter ?? {}) as RequestHandler);
+  if (health && on('httpMetrics', options.httpMetrics))
+    use(health.httpMetrics(options.httpMetrics ?? {}) as RequestHandler);
+  else parts.httpMetrics = false;
+  if (on('accessLog', options.accessLog))
+    use(accessLog(logger, options.accessLog ?? {}) as RequestHandler);
+  const filter = on('ipFilter', options.ipFilter)
+    ? ipFilter({
+        logger,
+        app,
+        ...(registry ? { metrics: registry } : {}),
+        ...(options.redis ? { store: redisIpStore(options.redis) } : {}),
+        ...(options.ipFilter ?? {}),
+      })
+    : undefined;
+  if (filter) use(filter);
+  parts.cors = options.cors !== undefined && options.cors !== false;
+  if (options.cors) use(cors({ logger, ...options.cors }) as RequestHandler);
+  if (on('rateLimit', options.rateLimit))
+    use(
+      rateLimit.api({
+        logger,
+        app,
+        production,
+        ...(registry ? { metrics: registry } : {}),
+        ...(filter ? { ipFilter: filter } : {}),
+        ...(options.redis ? { store: redisRateLimitStore(options.redis) } : {}),
+        ...(options.rateLimit ?? {}),
+      }),
+    );
+  if (on('jsonBody', options.jsonBody)) use(jsonBody({ logger, ...(options.jsonBody ?? {}) }));
+  if (on('urlencodedBody', options.urlencodedBody))
+    use(urlencodedBody({ logger, ...(options.urlencodedBody ?? {}) }));
+  if (on('csrf', options.csrf)) use(csrf({ logger, ...(options.csrf ?? {}) }) as RequestHandler);
+  if (on('threatMonitor', options.threatMonitor))
+    use(
+      threatMonitor({
+        logger,
+        mode: 'monitor',
+        ...(registry ? { registry } : {}),
+        ...(options.threatMonitor ?? {}),
+      }),
+    );
+  parts.notFound = options.notFound !== false;
+  parts.errorHandler = true;
+
+  let lifecycle: Lifecycle | undefined;
+  parts.lifecycle = options.lifecycle !== false;
+  if (options.lifecycle !== false) {
+    lifecycle = createLifecycle({
+      app: app as unknown as RequestListener,
+      logger,
+      ...(health ? { health } : {}),
+      readinessDelayMs: production ? 5000 : 0,
+      ...(options.lifecycle ?? {}),
+    });
+    // Registered first so it runs last: every other hook can still log.
+    lifecycle.onShutdown('logger flush', () => baseLogger.close());
+    if (health && !isHealth(options.health)) {
+      const owned = health;
+      lifecycle.onShutdown('health', () => owned.close());
+    }
+  }
+
+  const report: StartupReport = {
+    service,
+    env,
+    parts,
+    stores,
+    ...(options.config ? { config: redact(options.config) as Record<string, unknown> } : {}),
+    warnings,
+  };
+  if (production && parts.securityHeaders && options.trustProxy === undefined)
+    warnings.push({
+      code: 'SHIPSHAPE_UMBRELLA_HSTS_WITHOUT_TLS',
+      message: `${PKG}: HSTS is on in production but no proxy is trusted, so requests to this plain-HTTP server never look secure; terminate TLS here or set "trustProxy" for the proxy that does`,
+    });
+
+  let finished = false;
+  const finish = () => {
+    if (finished) return;
+    finished = true;
+    if (options.notFound !== false) app.use(notFound(options.notFound ?? {}));
+    app.use(errorHandler({ production, logger, ...(options.errorHandler ?? {}) }));
+  };
+
+  const reported = (): void => {
+    const ignore = options.warnings;
+    const shown =
+      ignore === false
+        ? []
+        : warnings.filter((w) => !(Array.isArray(ignore) && ignore.includes(w.code)));
+    if (options.startupReport !== false)
+      baseLogger.info(`${service} ready`, {
+        event: 'startup_report',
+        parts,
+        stores,
+        ...(report.config ? { config: report.config } : {}),
+        warnings: shown.map((w) => w.code),
+      });
+    for (const w of shown.filter((w) => w.code.startsWith('SHIPSHAPE_UMBRELLA_')))
+      baseLogger.warn(w.message, { code: w.code });
+  };
+
+  const listen = async (port = 3000, host?: string): Promise<AddressInfo> => {
+    finish();
+    if (options.redis) {
+      try {
+        await options.redis.sendCommand(['PING']);
+      } catch (error) {
+        warnings.push({
+          code: 'SHIPSHAPE_UMBRELLA_REDIS_UNREACHABLE',
+          message: `${PKG}: Redis did not answer PING (${(error as Error).message}); rate limits and IP blocks follow their onStoreError policy until it does`,
+        });
+      }
+    }
+    health?.setDetails?.('config', report);
+    if (!lifecycle) throw new Error(`${PKG}: listen() needs the lifecycle; it was turned off`);
+    const address = await lifecycle.listen(port, host);
+    if (!address) throw new Error(`${PKG}: the lifecycle did not report a listening address`);
+    reported();
+    return address;
+  };
+
+  return {
+    app,
+    logger: baseLogger,
+    health,
+    lifecycle,
+    report,
+    finish,
+    listen,
+    shutdown: async () => (lifecycle ? lifecycle.shutdown() : undefined),
+  };
+}

@@ -1,0 +1,168 @@
+import { createTestLogger } from '@shipshape/logger/testing';
+import { afterEach, describe, expect, it } from 'vitest';
+import { describeEachExpress, type Listening, listen } from '../../../test/helpers/index.js';
+import { type HardenedService, type HardenOptions, harden } from '../src/index.js';
+
+const securityHeaderNames = [
+  'x-content-type-options',
+  'x-frame-options',
+  'content-security-policy',
+  'permissions-policy',
+  'cache-control',
+  'x-request-id',
+];
+
+describeEachExpress('harden()', (express) => {
+  let server: Listening | undefined;
+  let service: HardenedService | undefined;
+
+  afterEach(async () => {
+    await server?.close();
+    await service?.health?.close();
+    service?.lifecycle?.dispose();
+    server = undefined;
+    service = undefined;
+  });
+
+  async function start(options: HardenOptions = {}) {
+    const test = createTestLogger();
+    const app = express();
+    service = harden(app, {
+      env: 'test',
+      service: 'harden-test',
+      logger: test.logger,
+      lifecycle: false,
+      ...options,
+    });
+    app.get('/api/items/:id', (req, res) => {
+      res.json({ id: req.params.id });
+    });
+    app.post('/api/items', (req, res) => {
+      res.status(201).json({ received: req.body });
+    });
+    app.get('/api/boom', () => {
+      throw new Error('database password is hunter2');
+    });
+    service.finish();
+    server = await listen(app);
+    return { url: server.url, test, service };
+  }
+
+  it('never rate limits probes, and limits the app routes', async () => {
+    const { url } = await start({ rateLimit: { limit: 2, windowMs: 60_000 } });
+    for (let i = 0; i < 6; i++) {
+      const probe = await fetch(`${url}/health/live`);
+      expect(probe.status).toBe(200);
+    }
+    const statuses: number[] = [];
+    for (let i = 0; i < 3; i++) statuses.push((await fetch(`${url}/api/items/${i}`)).status);
+    expect(statuses).toEqual([200, 200, 429]);
+  });
+
+  it('rejects a cross-site POST to an app route and still answers probes for it', async () => {
+    const { url } = await start();
+    const attack = await fetch(`${url}/api/items`, {
+      method: 'POST',
+      headers: {
+        'content-type': 'application/json',
+        'sec-fetch-site': 'cross-site',
+        origin: 'https://evil.example',
+      },
+      body: JSON.stringify({ a: 1 }),
+    });
+    expect(attack.status).toBe(403);
+    expect(attack.headers.get('content-type')).toContain('application/problem+json');
+    expect(((await attack.json()) as { code: string }).code).toBe('CROSS_ORIGIN_REQUEST');
+    const ok = await fetch(`${url}/api/items`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'sec-fetch-site': 'same-origin' },
+      body: JSON.stringify({ a: 1 }),
+    });
+    expect(ok.status).toBe(201);
+    expect(await ok.json()).toEqual({ received: { a: 1 } });
+  });
+
+  it('gives errors the security headers, the request id and problem+json', async () => {
+    const { url, test } = await start({ rateLimit: { limit: 1, windowMs: 60_000 } });
+    const responses = {
+      ok: await fetch(`${url}/api/items/1`, { headers: { 'x-request-id': 'req-ok' } }),
+      limited: await fetch(`${url}/api/items/2`, { headers: { 'x-request-id': 'req-429' } }),
+    };
+    for (const [name, res] of Object.entries(responses)) {
+      for (const header of securityHeaderNames)
+        expect(res.headers.get(header), `${name}: ${header}`).not.toBeNull();
+    }
+    expect(responses.limited.status).toBe(429);
+    const problem = (await responses.limited.json()) as { requestId: string; status: number };
+    expect(problem).toMatchObject({ status: 429, requestId: 'req-429' });
+    expect(test.records.length).toBeGreaterThan(0);
+  });
+
+  it('answers 404 and 500 as problem+json with headers, and no internals in production', async () => {
+    const { url, test } = await start({ env: 'production', rateLimit: { onStoreError: 'deny' } });
+    const missing = await fetch(`${url}/nope?x=1`, { headers: { 'x-request-id': 'req-404' } });
+    const boom = await fetch(`${url}/api/boom`, { headers: { 'x-request-id': 'req-500' } });
+    for (const res of [missing, boom]) {
+      expect(res.headers.get('content-type')).toContain('application/problem+json');
+      for (const header of securityHeaderNames) expect(res.headers.get(header)).not.toBeNull();
+    }
+    expect(missing.status).toBe(404);
+    expect(await missing.json()).toMatchObject({ status: 404, requestId: 'req-404' });
+    expect(boom.status).toBe(500);
+    const body = await boom.text();
+    expect(body).toContain('req-500');
+    expect(body).not.toContain('hunter2');
+    expect(test.find({ level: 'error' }).length).toBeGreaterThan(0);
+  });
+
+  it('records HTTP metrics by route template and serves them on /metrics', async () => {
+    const { url } = await start();
+    await fetch(`${url}/api/items/123`);
+    await fetch(`${url}/api/items/456`);
+    const text = await (await fetch(`${url}/metrics`)).text();
+    expect(text).toMatch(/http_requests_total\{[^}]*route="\/api\/items\/:id"[^}]*\} 2/);
+    expect(text).not.toContain('/api/items/123');
+  });
+
+  it('turns parts off and reports what is on', async () => {
+    const { url, service: s } = await start({ csrf: false, rateLimit: false });
+    expect(s.report.parts).toMatchObject({ csrf: false, rateLimit: false, securityHeaders: true });
+    const post = await fetch(`${url}/api/items`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'sec-fetch-site': 'cross-site' },
+      body: '{}',
+    });
+    expect(post.status).toBe(201);
+  });
+
+  it('refuses unknown options and trust proxy true with clear messages', () => {
+    const app = express();
+    expect(() => harden(app, { ratelimit: {} } as unknown as HardenOptions)).toThrow(
+      /shipshape: harden\(\) does not know option\(s\) "ratelimit"/,
+    );
+    expect(() =>
+      harden(express(), { trustProxy: true as unknown as number, lifecycle: false }),
+    ).toThrow(/trust proxy/);
+  });
+});
+
+describe('harden() in production', () => {
+  it('turns on HSTS-relevant warnings and JSON logs', async () => {
+    const { default: express } = await import('express');
+    const test = createTestLogger();
+    const service = harden(express(), {
+      env: 'production',
+      logger: test.logger,
+      lifecycle: false,
+      rateLimit: { onStoreError: 'deny' },
+    });
+    try {
+      expect(service.report.env).toBe('production');
+      expect(service.report.warnings.map((w) => w.code)).toContain(
+        'SHIPSHAPE_UMBRELLA_HSTS_WITHOUT_TLS',
+      );
+    } finally {
+      await service.health?.close();
+    }
+  });
+});
