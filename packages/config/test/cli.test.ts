@@ -27,7 +27,7 @@ function run(
     execFile(
       process.execPath,
       [cliPath, ...args],
-      { cwd, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 20_000 },
+      { cwd, env: { PATH: process.env.PATH ?? '', ...env }, timeout: 60_000 },
       (error, stdout, stderr) => {
         const code = error ? (typeof error.code === 'number' ? error.code : null) : 0;
         resolve({ code, stdout, stderr });
@@ -44,7 +44,7 @@ beforeAll(async () => {
   ({ schema: appSchema } = (await import(path)) as { schema: ConfigSchema });
 });
 
-describe('shipshape-config (built dist/cli.js, child process)', () => {
+describe('shipshape-config (built dist/cli.js, child process)', { timeout: 120_000 }, () => {
   it('is an executable ESM file with a shebang, declared as the package bin', () => {
     expect(readFileSync(cliPath, 'utf8').split('\n')[0]).toBe('#!/usr/bin/env node');
     const pkg = JSON.parse(readFileSync(join(packageDir, 'package.json'), 'utf8')) as {
@@ -211,7 +211,7 @@ describe('shipshape-config (built dist/cli.js, child process)', () => {
   });
 });
 
-describe('loadConfigOrExit in a real process', () => {
+describe('loadConfigOrExit in a real process', { timeout: 120_000 }, () => {
   it('prints the report to stderr and exits 78', async () => {
     const dir = tempDir({
       'main.mjs': `import { loadConfigOrExit, port } from '${distIndex}';\nconst config = loadConfigOrExit({ PORT: port() }, { files: false });\nconsole.log('started on', config.PORT);\n`,
@@ -220,7 +220,7 @@ describe('loadConfigOrExit in a real process', () => {
       execFile(
         process.execPath,
         [join(dir, 'main.mjs')],
-        { env: { PORT: 'eighty' }, timeout: 20_000 },
+        { env: { PORT: 'eighty' }, timeout: 60_000 },
         (error, stdout, stderr) =>
           resolve({
             code: error ? (typeof error.code === 'number' ? error.code : null) : 0,
