@@ -110,6 +110,33 @@ describe.skipIf(!redisUp)('tieredStore (L1 memory + L2 Redis, pub/sub invalidati
     expect(calls).toBe(1);
   });
 
+  it('close() unsubscribes and closes the subscriber connection it created', async () => {
+    const own = await connect(REDIS_URL);
+    subscribers.push(own);
+    let created: Client | undefined;
+    const cache = createCache({
+      name: 'closing',
+      store: tieredStore(memoryStore(), redisStore({ client: own, prefix }), {
+        subscriber: async () => {
+          created = own.duplicate();
+          created.on('error', () => undefined);
+          await created.connect();
+          return created;
+        },
+      }),
+    });
+    await cache.ready();
+    expect(created?.isOpen).toBe(true);
+    const channel = `${prefix}invalidate`;
+    const listeners = async () =>
+      Number(((await client.sendCommand(['PUBSUB', 'NUMSUB', channel])) as [string, number])[1]);
+    const before = await listeners();
+    await cache.close();
+    expect(created?.isOpen).toBe(false);
+    expect(await listeners()).toBe(before - 1);
+    await cache.dispose(); // idempotent
+  });
+
   it('validates its arguments', () => {
     const l2 = redisStore({ client, prefix });
     expect(() => tieredStore(l2 as never, l2, { subscriber: client })).toThrow(
