@@ -1,0 +1,177 @@
+// bench/upload: a 100 MB CSV upload through uploadGuard vs a raw HTTP body-to-file server and a
+// plain disk copy, interleaved over rounds, each in a fresh process; medians reported.
+// Usage: node bench/upload/run.mjs [rounds=5] [sizeMb=100]
+import { fork } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { once } from 'node:events';
+import { createReadStream, createWriteStream } from 'node:fs';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { request } from 'node:http';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const rounds = Number(process.argv[2] ?? 5);
+const sizeMb = Number(process.argv[3] ?? 100);
+const size = sizeMb * 1024 * 1024;
+const median = (values) => {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+};
+
+const work = await mkdtemp(join(tmpdir(), 'shipshape-bench-upload-'));
+const src = join(work, 'input.csv');
+const store = join(work, 'store');
+await mkdir(store);
+
+// A realistic CSV of `size` bytes (ASCII + some UTF-8), written once per run, never committed.
+async function generate() {
+  const out = createWriteStream(src);
+  const hash = createHash('sha256');
+  const line = (i) => `${i},glass-${i % 977},soda-lime,${(i * 0.37).toFixed(2)},Zürich ✓\n`;
+  let written = 0;
+  let i = 0;
+  while (written < size) {
+    let chunk = '';
+    while (chunk.length < 64 * 1024) chunk += line(i++);
+    let buf = Buffer.from(chunk);
+    if (written + buf.length > size) {
+      // Cut on a line end so the file stays valid UTF-8.
+      buf = buf.subarray(0, size - written);
+      const cut = buf.lastIndexOf(0x0a) + 1;
+      buf = Buffer.concat([buf.subarray(0, cut), Buffer.alloc(size - written - cut, 0x20)]);
+    }
+    hash.update(buf);
+    written += buf.length;
+    if (!out.write(buf)) await once(out, 'drain');
+  }
+  out.end();
+  await once(out, 'close');
+  return hash.digest('hex');
+}
+
+function startServer(mode) {
+  const child = fork(join(here, 'server.mjs'), [mode, store], {
+    env: { ...process.env, NODE_ENV: 'production' },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  return new Promise((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`${mode} server exited with ${code}`)));
+    child.once('message', (msg) => {
+      const ask = async (type) => {
+        child.send({ type });
+        const [reply] = await once(child, 'message');
+        return reply;
+      };
+      resolve({
+        port: msg.port,
+        rss: () => ask('rss'),
+        stop: async () => {
+          child.removeAllListeners('exit');
+          const exited = once(child, 'exit');
+          child.send({ type: 'stop' });
+          await exited;
+        },
+      });
+    });
+  });
+}
+
+const BOUNDARY = '----shipshapeBench';
+function upload(port, multipart) {
+  const head = Buffer.from(
+    multipart
+      ? `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="input.csv"\r\nContent-Type: text/csv\r\n\r\n`
+      : '',
+  );
+  const tail = Buffer.from(multipart ? `\r\n--${BOUNDARY}--\r\n` : '');
+  return new Promise((resolve, reject) => {
+    const started = process.hrtime.bigint();
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port,
+        method: 'POST',
+        path: '/upload',
+        headers: {
+          'content-type': multipart
+            ? `multipart/form-data; boundary=${BOUNDARY}`
+            : 'application/octet-stream',
+          'content-length': head.length + size + tail.length,
+        },
+      },
+      (res) => {
+        let body = '';
+        res.setEncoding('utf8');
+        res.on('data', (d) => {
+          body += d;
+        });
+        res.on('end', () => {
+          const ms = Number(process.hrtime.bigint() - started) / 1e6;
+          if (res.statusCode !== 200) reject(new Error(`status ${res.statusCode}: ${body}`));
+          else resolve({ ms, body: JSON.parse(body) });
+        });
+      },
+    );
+    req.on('error', reject);
+    req.write(head);
+    const file = createReadStream(src);
+    file.pipe(req, { end: false });
+    file.on('end', () => req.end(tail));
+  });
+}
+
+async function diskCopy() {
+  const child = fork(join(here, 'copy.mjs'), [src, join(store, 'copy.csv')], {
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const [msg] = await once(child, 'message');
+  await once(child, 'exit');
+  return msg;
+}
+
+console.log(`generating ${sizeMb} MB CSV in ${work} ...`);
+const sha256 = await generate();
+const results = { 'disk copy': [], 'http raw body': [], uploadGuard: [] };
+
+for (let round = 0; round < rounds; round++) {
+  // Rotate the order each round so no configuration always runs first.
+  const order = ['disk copy', 'http raw body', 'uploadGuard'];
+  for (let k = 0; k < round % 3; k++) order.push(order.shift());
+  for (const name of order) {
+    if (name === 'disk copy') {
+      const { ms, peakRss, cpuMs } = await diskCopy();
+      results[name].push({ ms, peakRss, cpuMs, idleRss: Number.NaN });
+      continue;
+    }
+    const server = await startServer(name === 'uploadGuard' ? 'guard' : 'raw');
+    const { ms, body } = await upload(server.port, name === 'uploadGuard');
+    if (body.size !== size) throw new Error(`${name}: stored ${body.size} bytes, expected ${size}`);
+    if (name === 'uploadGuard' && body.sha256 !== sha256) throw new Error('sha256 mismatch');
+    const { idleRss, peakRss, cpuMs } = await server.rss();
+    await server.stop();
+    results[name].push({ ms, peakRss, idleRss, cpuMs });
+  }
+}
+const leftovers = (await readdir(store)).length;
+await rm(work, { recursive: true, force: true });
+
+const mb = (bytes) => (bytes / 1024 / 1024).toFixed(1);
+const base = median(results['disk copy'].map((r) => r.ms));
+console.log(
+  `\nnode bench/upload/run.mjs ${rounds} ${sizeMb} — ${sizeMb} MB, ${rounds} interleaved rounds, medians, Node ${process.version}\n`,
+);
+console.log(
+  '| configuration | time (ms) | MB/s | vs disk copy | process CPU (ms) | idle RSS (MB) | peak RSS (MB) |',
+);
+console.log('|---|---:|---:|---:|---:|---:|---:|');
+for (const [name, rows] of Object.entries(results)) {
+  const ms = median(rows.map((r) => r.ms));
+  const idle = median(rows.map((r) => r.idleRss));
+  console.log(
+    `| ${name} | ${ms.toFixed(0)} | ${(sizeMb / (ms / 1000)).toFixed(0)} | ${(base / ms).toFixed(2)} | ${median(rows.map((r) => r.cpuMs)).toFixed(0)} | ${Number.isNaN(idle) ? '—' : mb(idle)} | ${mb(median(rows.map((r) => r.peakRss)))} |`,
+  );
+}
+console.log(`\nfiles left in the upload directory after the run: ${leftovers}`);
