@@ -373,6 +373,10 @@ function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
     res: Response,
     next: NextFunction,
   ): void {
+    if (matchesPathPrefix(requestPath(req), probePaths)) {
+      next();
+      return;
+    }
     const proxyError = checkProxy(req, warner);
     if (proxyError) {
       logger?.error((proxyError.cause as Error).message, { code: 'TRUST_PROXY_ALL' });

@@ -6,7 +6,15 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const packageDir = join(here, '..', '..');
-const tmp = join(here, `.readme-${process.pid}`);
+// Outside the source tree (so an interrupted run leaves nothing for tsc or biome to pick up), but
+// under the repository's node_modules so that imports of express, redis… resolve.
+const tmp = join(
+  packageDir,
+  '..',
+  '..',
+  'node_modules',
+  `.shipshape-security-readme-${process.pid}`,
+);
 
 async function part1Blocks(): Promise<string[]> {
   const readme = await readFile(join(packageDir, 'README.md'), 'utf8');
@@ -31,10 +39,8 @@ describe('README (part 1) code samples', () => {
     for (const [i, code] of blocks.entries()) {
       const file = join(tmp, `block-${i}.ts`);
       // Each block is its own module; the package name points at the source.
-      await writeFile(
-        file,
-        `${code.replaceAll("'@shipshape/security'", "'../../../src/index.js'")}\nexport {};\n`,
-      );
+      const source = JSON.stringify(join(packageDir, 'src', 'index.js'));
+      await writeFile(file, `${code.replaceAll("'@shipshape/security'", source)}\nexport {};\n`);
       files.push(file);
     }
     const configPath = join(packageDir, 'tsconfig.json');
