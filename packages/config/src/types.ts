@@ -6,55 +6,55 @@ export type NodeEnv = 'development' | 'test' | 'staging' | 'production';
 /** Options every spec builder accepts. `T` is the parsed value type. */
 export interface SpecOptions<T> {
   /** Value used in every environment when the variable is not set. @default undefined */
-  readonly default?: T;
+  readonly default?: T | undefined;
   /** Value used when `NODE_ENV` is `development` or `test` (never staging or production). @default undefined */
-  readonly devDefault?: T;
+  readonly devDefault?: T | undefined;
   /** Value used when `NODE_ENV` is `test`; wins over `devDefault`. @default undefined */
-  readonly testDefault?: T;
+  readonly testDefault?: T | undefined;
   /** When `true` a missing variable is `undefined` instead of an error. @default false */
-  readonly optional?: boolean;
+  readonly optional?: boolean | undefined;
   /** Masked in errors, `redact()`, `JSON.stringify()`; guarded in production. @default false */
-  readonly secret?: boolean;
+  readonly secret?: boolean | undefined;
   /** One line shown in `.env.example` and the docs table. @default undefined */
-  readonly description?: string;
+  readonly description?: string | undefined;
   /** Example value (as it would be written in a .env file) for `.env.example` and docs. @default undefined */
-  readonly example?: string;
+  readonly example?: string | undefined;
   /** Minimum length of the raw string value, in every environment. @default undefined */
-  readonly minLength?: number;
+  readonly minLength?: number | undefined;
 }
 
 /** Options of `num()` and `int()`. */
 export interface NumberSpecOptions<T> extends SpecOptions<T> {
   /** Smallest accepted value (inclusive). @default undefined */
-  readonly min?: number;
+  readonly min?: number | undefined;
   /** Largest accepted value (inclusive). @default undefined */
-  readonly max?: number;
+  readonly max?: number | undefined;
 }
 
 /** Options of `url()`. */
 export interface UrlSpecOptions<T> extends SpecOptions<T> {
   /** Accepted URL schemes, without `:`. @default any scheme */
-  readonly protocols?: readonly string[];
+  readonly protocols?: readonly string[] | undefined;
 }
 
 /** Options of `list()`. */
 export interface ListSpecOptions<T> extends SpecOptions<T> {
   /** Item separator. @default ',' */
-  readonly separator?: string;
+  readonly separator?: string | undefined;
 }
 
 /** Options of `json()`. */
 export interface JsonSpecOptions<T> extends SpecOptions<T> {
   /** A joi schema the parsed JSON must satisfy. @default undefined (any JSON) */
-  readonly schema?: Joi.Schema;
+  readonly schema?: Joi.Schema | undefined;
 }
 
 /** Options of `flag()`. */
 export interface FlagOptions {
   /** Value when `FEATURE_<NAME>` is not set. @default false */
-  readonly default?: boolean;
+  readonly default?: boolean | undefined;
   /** One line shown in `.env.example` and the docs table. @default undefined */
-  readonly description?: string;
+  readonly description?: string | undefined;
 }
 
 /** Result of checking one raw or typed value against a spec. */
@@ -107,8 +107,8 @@ export type Config<S extends ConfigSchema> = DeepReadonly<
 
 /** Values passed in code; the highest precedence. Raw strings are parsed like env values. */
 export type ConfigOverrides<S extends ConfigSchema> = {
-  readonly [K in keyof S]?: InferSpec<S[K]> | string;
-} & { readonly NODE_ENV?: NodeEnv | string };
+  readonly [K in keyof S]?: InferSpec<S[K]> | string | undefined;
+} & { readonly NODE_ENV?: NodeEnv | string | undefined };
 
 /** Minimal logger shape (a winston logger satisfies it). */
 export interface Logger {
@@ -121,29 +121,29 @@ export interface Logger {
 /** Options of `loadConfig`. */
 export interface LoadConfigOptions<S extends ConfigSchema = ConfigSchema> {
   /** Directory the .env files are read from. @default process.cwd() */
-  readonly cwd?: string;
+  readonly cwd?: string | undefined;
   /** The environment to read instead of `process.env` (tests pass a plain object). @default process.env */
-  readonly env?: Readonly<Record<string, string | undefined>>;
+  readonly env?: Readonly<Record<string, string | undefined>> | undefined;
   /**
    * `true`: `.env`, `.env.<NODE_ENV>`, `.env.local` (not in test), missing files skipped.
    * `false`: no files. An array: exactly these files (relative to `cwd`), lowest precedence
    * first; a missing listed file is an issue.
    * @default true
    */
-  readonly files?: boolean | readonly string[];
+  readonly files?: boolean | readonly string[] | undefined;
   /** Values set in code; they win over everything. @default {} */
-  readonly overrides?: ConfigOverrides<S>;
+  readonly overrides?: ConfigOverrides<S> | undefined;
   /** Receives coded warnings (e.g. `SHIPSHAPE_CONFIG_UNKNOWN_OPTION`). @default process.emitWarning */
-  readonly logger?: Logger;
+  readonly logger?: Logger | undefined;
 }
 
 /** Options of `loadConfigOrExit` (in addition to `LoadConfigOptions`). */
 export interface LoadConfigOrExitOptions<S extends ConfigSchema = ConfigSchema>
   extends LoadConfigOptions<S> {
   /** Where the report is written. @default process.stderr */
-  readonly stderr?: { write(chunk: string): unknown };
+  readonly stderr?: { write(chunk: string): unknown } | undefined;
   /** Called with 78 on failure. @default process.exit */
-  readonly exit?: (code: number) => never;
+  readonly exit?: ((code: number) => never) | undefined;
 }
 
 /** Stable codes of `ConfigIssue`. */

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { describe, expectTypeOf, it } from 'vitest';
+import { describe, expect, expectTypeOf, it } from 'vitest';
 import {
   bool,
   bytes,
@@ -19,6 +19,7 @@ import {
   num,
   port,
   type redact,
+  type Spec,
   str,
   url,
 } from '../src/index.js';
@@ -99,6 +100,17 @@ describe('type inference', () => {
         .toHaveProperty('overrides');
     };
     expectTypeOf(typeOnly).toBeFunction();
+  });
+
+  it('accepts an explicit undefined for every option, meaning "not set"', () => {
+    const maybe = process.env.SHIPSHAPE_CONFIG_NEVER_SET;
+    const spec = str({ description: maybe, default: maybe ?? 'a', minLength: undefined });
+    expectTypeOf(spec).toEqualTypeOf<Spec<string>>();
+    const config = loadConfig(
+      { A: spec, N: int({ min: undefined, default: 1 }), F: flag({ default: undefined }) },
+      { env: {}, files: false, cwd: undefined, logger: undefined, overrides: { A: undefined } },
+    );
+    expect(config).toEqual({ A: 'a', N: 1, F: false, NODE_ENV: 'development' });
   });
 
   it('redact keeps the keys and allows the mask string', () => {
