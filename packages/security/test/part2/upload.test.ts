@@ -226,6 +226,8 @@ describeEachExpress('uploadGuard', (express) => {
     expectProblem(res, 413, 'FILE_TOO_LARGE');
     expect(res?.headers.connection).toBe('close');
     expect(res?.bytesSentBeforeAnswer).toBeLessThan(length);
+    // The bound: the 4xx arrives within a second (here from the first byte sent).
+    expect(res?.elapsedMs).toBeLessThan(1000);
     await expectBaseline(fdBaseline, join(dir, 'store'));
   });
 
