@@ -14,22 +14,37 @@ import { STREAM } from './symbols.js';
  */
 export class DiskTracker {
   inFlight = 0;
-  private readonly openPaths = new Map<number, string>();
+  /** Paths with an fd open or being opened: a file is only complete once this drops to zero. */
+  private readonly active = new Map<string, number>();
+  private readonly fds = new Map<number, string>();
   private readonly closeWaiters = new Map<string, (() => void)[]>();
 
   isOpen(path: string): boolean {
-    for (const p of this.openPaths.values()) if (p === path) return true;
-    return false;
+    return (this.active.get(path) ?? 0) > 0;
   }
 
   get openCount(): number {
-    return this.openPaths.size;
+    let n = 0;
+    for (const count of this.active.values()) n += count;
+    return n;
   }
 
   onClosed(path: string, fn: () => void): void {
     const list = this.closeWaiters.get(path);
     if (list) list.push(fn);
     else this.closeWaiters.set(path, [fn]);
+  }
+
+  private release(path: string): void {
+    const count = (this.active.get(path) ?? 1) - 1;
+    if (count > 0) {
+      this.active.set(path, count);
+      return;
+    }
+    this.active.delete(path);
+    const waiters = this.closeWaiters.get(path);
+    this.closeWaiters.delete(path);
+    for (const fn of waiters ?? []) fn();
   }
 
   readonly fs = {
@@ -40,9 +55,11 @@ export class DiskTracker {
       cb: (e: Error | null, fd?: number) => void,
     ) => {
       this.inFlight++;
+      this.active.set(path, (this.active.get(path) ?? 0) + 1);
       fs.open(path, flags, mode, (err, fd) => {
         this.inFlight--;
-        if (!err) this.openPaths.set(fd, path);
+        if (err) this.release(path);
+        else this.fds.set(fd, path);
         cb(err, fd);
       });
     },
@@ -66,14 +83,10 @@ export class DiskTracker {
       this.inFlight++;
       fs.close(fd, (err) => {
         this.inFlight--;
-        const path = this.openPaths.get(fd);
-        this.openPaths.delete(fd);
+        const path = this.fds.get(fd);
+        this.fds.delete(fd);
         cb(err);
-        if (path !== undefined && !this.isOpen(path)) {
-          const waiters = this.closeWaiters.get(path);
-          this.closeWaiters.delete(path);
-          for (const fn of waiters ?? []) fn();
-        }
+        if (path !== undefined) this.release(path);
       });
     },
   };
@@ -146,6 +159,11 @@ export class StreamFileTransport extends DailyRotateFile {
     super.log?.(info, callback);
   }
 
+  /** Archive jobs waiting for their file to close or compressing it. */
+  get pendingArchives(): number {
+    return this.archives.size;
+  }
+
   /** Resolves once no archive job is running. */
   async archivesDone(): Promise<void> {
     while (this.archives.size > 0) await Promise.allSettled([...this.archives]);
@@ -162,9 +180,13 @@ export class StreamFileTransport extends DailyRotateFile {
         });
       };
       // The rotator ends the old stream but keeps writing its buffered lines; compressing before
-      // its fd is closed would lose them (winston-daily-rotate-file does exactly that).
-      if (this.tracker.isOpen(oldFile)) this.tracker.onClosed(oldFile, start);
-      else start();
+      // its fd is closed would lose them (winston-daily-rotate-file does exactly that). A stream
+      // created in this same tick has not even called open() yet (fs streams open on nextTick),
+      // so look only after the nextTick queue has run.
+      setImmediate(() => {
+        if (this.tracker.isOpen(oldFile)) this.tracker.onClosed(oldFile, start);
+        else start();
+      });
     });
     this.archives.add(job);
     void job.finally(() => this.archives.delete(job));

@@ -126,7 +126,9 @@ function waitUntil(check: () => boolean, timeoutMs: number, what: () => string):
       if (Date.now() > deadline) return reject(new Error(`@shipshape/logger: ${what()}`));
       setTimeout(poll, 2).unref();
     };
-    poll();
+    // Never decide synchronously: a file stream created in this tick opens on nextTick, and until
+    // it does its buffered lines have no fs operation in flight to be seen.
+    setImmediate(poll);
   });
 }
 
@@ -321,13 +323,18 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   const drained = () => {
     if (logger.readableLength > 0 || logger.writableLength > 0) return false;
     for (const t of allTransports()) if (t.writableLength > 0) return false;
-    for (const t of fileTransports) if (t.tracker.inFlight > 0) return false;
+    // Rotated files count as written once archived: a reader must not find half a .gz.
+    for (const t of fileTransports)
+      if (t.tracker.inFlight > 0 || t.pendingArchives > 0) return false;
     return process.stdout.writableLength === 0 || !(options.console ?? true);
   };
   const describePending = () => {
     const parts: string[] = [];
     for (const t of fileTransports)
-      if (t.tracker.inFlight > 0) parts.push(`${t.streamName} file (${t.tracker.inFlight} writes)`);
+      if (t.tracker.inFlight > 0 || t.pendingArchives > 0)
+        parts.push(
+          `${t.streamName} file (${t.tracker.inFlight} fs operations, ${t.pendingArchives} archives)`,
+        );
     if (logger.readableLength > 0) parts.push(`${logger.readableLength} lines in winston`);
     return `flush timed out with lines still pending: ${parts.join(', ') || 'a transport buffer'}`;
   };

@@ -1,0 +1,249 @@
+import { once } from 'node:events';
+import { connect } from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { describeEachExpress, type Listening, listen } from '../../../test/helpers/index.js';
+import { accessLog, requestContext } from '../src/index.js';
+import { createTestLogger } from '../src/testing.js';
+
+describe('accessLog options', () => {
+  const { logger } = createTestLogger();
+  it('rejects bad options with clear errors', () => {
+    expect(() => accessLog(undefined as never)).toThrow(
+      /^@shipshape\/logger: accessLog needs a logger/,
+    );
+    expect(() => accessLog(logger, { slowMs: -1 })).toThrow(
+      /accessLog "slowMs" must be a non-negative number of milliseconds, got -1/,
+    );
+    expect(() => accessLog(logger, { slowRoutes: { '/x': Number.NaN } })).toThrow(
+      /"slowRoutes" value for "\/x" must be a non-negative number/,
+    );
+    expect(() => accessLog(logger, { skip: 'health' as never })).toThrow(
+      /"skip" must be a function or false/,
+    );
+    expect(() => accessLog(logger, { slow: 1 } as never)).toThrow(/unknown option "slow"/);
+  });
+});
+
+/** Sends a request on a raw socket and destroys it before the response is complete. */
+async function abortMidRequest(port: number, raw: string, waitMs: number): Promise<void> {
+  const socket = connect(port, '127.0.0.1');
+  await once(socket, 'connect');
+  socket.write(raw);
+  await sleep(waitMs);
+  socket.destroy();
+}
+
+describeEachExpress('accessLog', (express) => {
+  let server: Listening;
+  const { logger, find, records, clear } = createTestLogger();
+  const started = new Set<string>();
+
+  beforeAll(async () => {
+    const app = express();
+    app.use(requestContext());
+    app.use(
+      accessLog(logger, {
+        slowMs: 10_000,
+        slowRoutes: { 'GET /slow/:ms': 20, '/api/uploads/:id': 60_000 },
+      }),
+    );
+    const api = express.Router();
+    const uploads = express.Router();
+    uploads.get('/:id', (_req, res) => {
+      res.json({ ok: true });
+    });
+    uploads.post('/:id', (req, res) => {
+      req.resume();
+      req.on('end', () => res.status(201).send('created'));
+    });
+    api.use('/uploads', uploads);
+    api.get('/boom', () => {
+      throw new Error('boom');
+    });
+    app.use('/api', api);
+    app.get('/health', (_req, res) => {
+      res.send('ok');
+    });
+    app.get('/metrics', (_req, res) => {
+      res.send('# metrics');
+    });
+    app.get('/slow/:ms', async (req, res) => {
+      await sleep(Number(req.params.ms));
+      res.send('late');
+    });
+    app.get('/hang/:tag', (req) => {
+      // Never answers; the client gives up.
+      started.add(req.params.tag as string);
+    });
+    app.post('/upload-hang/:tag', (req) => {
+      started.add(req.params.tag as string);
+      req.resume();
+    });
+    app.use((_req: unknown, res: { status(n: number): { send(b: string): void } }) => {
+      res.status(404).send('nope');
+    });
+    app.use(
+      (
+        _err: unknown,
+        _req: unknown,
+        res: { status(n: number): { send(b: string): void } },
+        _next: unknown,
+      ) => {
+        res.status(500).send('error');
+      },
+    );
+    server = await listen(app);
+  });
+
+  afterAll(async () => {
+    await server.close();
+    await logger.close();
+  });
+
+  async function accessLine(requestId: string) {
+    await vi.waitFor(() => expect(find({ stream: 'access', requestId })).toHaveLength(1), {
+      timeout: 5000,
+    });
+    return find({ stream: 'access', requestId })[0] as Record<string, unknown>;
+  }
+
+  it('logs one line per finished request with template, status, duration, bytes, ip, user agent, id', async () => {
+    const res = await fetch(`${server.url}/api/uploads/123?token=abc`, {
+      headers: { 'X-Request-Id': 'fin-1', 'User-Agent': 'probe/1.0' },
+    });
+    expect(res.status).toBe(200);
+    const line = await accessLine('fin-1');
+    expect(line).toMatchObject({
+      level: 'info',
+      message: 'request',
+      stream: 'access',
+      method: 'GET',
+      route: '/api/uploads/:id',
+      status: 200,
+      bytesIn: 0,
+      ip: expect.stringMatching(/127\.0\.0\.1$/),
+      userAgent: 'probe/1.0',
+      requestId: 'fin-1',
+      service: 'test',
+    });
+    expect(line.durationMs).toEqual(expect.any(Number));
+    expect(line.durationMs as number).toBeGreaterThanOrEqual(0);
+    // bytesOut counts what went on the socket: headers and the 11-byte body.
+    expect(line.bytesOut as number).toBeGreaterThan(11);
+    expect(line).not.toHaveProperty('aborted');
+    expect(line).not.toHaveProperty('slow');
+    expect(JSON.stringify(line)).not.toContain('token=abc');
+  });
+
+  it('counts request bytes and uses the method for templates of nested mounted routers', async () => {
+    const res = await fetch(`${server.url}/api/uploads/9`, {
+      method: 'POST',
+      body: 'x'.repeat(1234),
+      headers: { 'X-Request-Id': 'post-1' },
+    });
+    expect(res.status).toBe(201);
+    expect(await accessLine('post-1')).toMatchObject({
+      method: 'POST',
+      route: '/api/uploads/:id',
+      status: 201,
+      bytesIn: 1234,
+    });
+  });
+
+  it('unmatched paths log the path without the query string, at warn for 404', async () => {
+    await fetch(`${server.url}/no/such/thing?secret=1&x=2`, {
+      headers: { 'X-Request-Id': 'nf-1' },
+    });
+    expect(await accessLine('nf-1')).toMatchObject({
+      route: '/no/such/thing',
+      status: 404,
+      level: 'warn',
+    });
+  });
+
+  it('5xx logs at error', async () => {
+    await fetch(`${server.url}/api/boom`, { headers: { 'X-Request-Id': 'err-1' } });
+    expect(await accessLine('err-1')).toMatchObject({ status: 500, level: 'error' });
+  });
+
+  it('slow requests (per-route slowMs) log at warn with slow: true', async () => {
+    await fetch(`${server.url}/slow/60`, { headers: { 'X-Request-Id': 'slow-1' } });
+    const line = await accessLine('slow-1');
+    expect(line).toMatchObject({ route: '/slow/:ms', status: 200, level: 'warn', slow: true });
+    expect(line.durationMs as number).toBeGreaterThanOrEqual(50);
+  });
+
+  it('skips health probes and /metrics by default', async () => {
+    clear();
+    await fetch(`${server.url}/health`, { headers: { 'X-Request-Id': 'probe-1' } });
+    await fetch(`${server.url}/metrics`, { headers: { 'X-Request-Id': 'probe-2' } });
+    await fetch(`${server.url}/api/uploads/1`, { headers: { 'X-Request-Id': 'after-probes' } });
+    await accessLine('after-probes');
+    expect(records.filter((r) => r.stream === 'access').map((r) => r.requestId)).toEqual([
+      'after-probes',
+    ]);
+  });
+
+  it('a client that disconnects before the response is logged with aborted: true', async () => {
+    await abortMidRequest(
+      server.port,
+      'GET /hang/a1 HTTP/1.1\r\nHost: x\r\nX-Request-Id: abort-1\r\n\r\n',
+      0,
+    );
+    const line = await accessLine('abort-1');
+    expect(started.has('a1')).toBe(true);
+    expect(line).toMatchObject({ aborted: true, route: '/hang/:tag', status: 499, level: 'warn' });
+  });
+
+  it('a client that disconnects in the middle of an upload body is logged with aborted: true', async () => {
+    const socket = connect(server.port, '127.0.0.1');
+    await once(socket, 'connect');
+    socket.write(
+      'POST /upload-hang/u1 HTTP/1.1\r\nHost: x\r\nX-Request-Id: abort-2\r\nContent-Length: 100000\r\n\r\n',
+    );
+    socket.write('z'.repeat(5000));
+    await vi.waitFor(() => expect(started.has('u1')).toBe(true), { timeout: 5000 });
+    socket.destroy();
+    expect(await accessLine('abort-2')).toMatchObject({
+      aborted: true,
+      method: 'POST',
+      bytesIn: 100000,
+      status: 499,
+    });
+  });
+});
+
+describeEachExpress('accessLog with skip: false and a plain winston-like logger', (express) => {
+  it('logs probes when skip is false, through any logger with info/warn/error', async () => {
+    const calls: [string, string, Record<string, unknown>][] = [];
+    const plain = {
+      info: (m: string, meta?: Record<string, unknown>) => calls.push(['info', m, meta ?? {}]),
+      warn: (m: string, meta?: Record<string, unknown>) => calls.push(['warn', m, meta ?? {}]),
+      error: (m: string, meta?: Record<string, unknown>) => calls.push(['error', m, meta ?? {}]),
+    };
+    const app = express();
+    app.use(requestContext());
+    app.use(accessLog(plain, { skip: false, message: 'http' }));
+    app.get('/health', (_req, res) => {
+      res.send('ok');
+    });
+    const server = await listen(app);
+    try {
+      await fetch(`${server.url}/health`, { headers: { 'X-Request-Id': 'plain-1' } });
+      await vi.waitFor(() => expect(calls).toHaveLength(1), { timeout: 5000 });
+      expect(calls[0]).toEqual([
+        'info',
+        'http',
+        expect.objectContaining({
+          route: '/health',
+          status: 200,
+          requestId: 'plain-1',
+          stream: 'access',
+        }),
+      ]);
+    } finally {
+      await server.close();
+    }
+  });
+});
