@@ -8,6 +8,7 @@ import {
   listen,
   REDIS_URL,
   serviceAvailable,
+  startSpareRedis,
 } from '../../../../test/helpers/index.js';
 import { type IpFilterMiddleware, type IpFilterOptions, ipFilter } from '../../src/ip-filter.js';
 import { memoryIpStore, redisIpStore } from '../../src/ip-store.js';
@@ -229,3 +230,59 @@ describe.skipIf(!redisUp)('ipFilter with redisIpStore (real Redis)', () => {
     });
   });
 });
+
+describe.skipIf(!redisUp)(
+  'ipFilter store faults (private redis-server, stopped and restarted)',
+  () => {
+    it("'allow' serves and 'deny' answers 503 while Redis is down; blocks work again after a restart", async () => {
+      const spare = await startSpareRedis();
+      const client = createClient({
+        url: spare.url,
+        disableOfflineQueue: true,
+        socket: { reconnectStrategy: () => 50, connectTimeout: 500 },
+      });
+      client.on('error', () => undefined);
+      await client.connect();
+      const express = (await import('express')).default as unknown as ExpressFactory;
+      const store = redisIpStore(client, { prefix: 'fault:' });
+      const allow = filteredApp(express, {
+        store,
+        onStoreError: 'allow',
+        storeTimeoutMs: 300,
+        warnings: false,
+      });
+      const deny = filteredApp(express, {
+        store,
+        onStoreError: 'deny',
+        storeTimeoutMs: 300,
+        warnings: false,
+      });
+      const sa = await listen(allow.app);
+      const sd = await listen(deny.app);
+      try {
+        await allow.filter.block('198.51.100.200', 60_000);
+        expect((await from(sa.url, '198.51.100.200')).status).toBe(403);
+        await spare.stop();
+        expect((await from(sa.url, '198.51.100.200')).status).toBe(200);
+        const down = await from(sd.url, '198.51.100.201');
+        expect(down.status).toBe(503);
+        expect(down.json().code).toBe('IP_STORE_UNAVAILABLE');
+        await expect(allow.filter.block('198.51.100.202', 60_000)).rejects.toThrow();
+        await spare.start();
+        const deadline = Date.now() + 10_000;
+        while (!client.isReady && Date.now() < deadline)
+          await new Promise((r) => setTimeout(r, 50));
+        expect(client.isReady).toBe(true);
+        // redis-server restarted without persistence: earlier blocks are gone, new ones apply.
+        expect((await from(sd.url, '198.51.100.200')).status).toBe(200);
+        await deny.filter.block('198.51.100.200', 60_000);
+        expect((await from(sa.url, '198.51.100.200')).status).toBe(403);
+      } finally {
+        await sa.close();
+        await sd.close();
+        client.destroy();
+        await spare.stop();
+      }
+    });
+  },
+);
