@@ -178,7 +178,11 @@ export function createCache(options: CacheOptions = {}): Cache {
         logger?.info(`@shipshape/cache: cache "${name}" store ${detail.tier} is back`, {
           cache: name,
           tier: detail.tier,
+          suppressed,
         });
+        // The next outage is news again: log it at once.
+        lastErrorLog = Number.NEGATIVE_INFINITY;
+        suppressed = 0;
       }
     },
   });

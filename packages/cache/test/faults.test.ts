@@ -79,6 +79,16 @@ describe.skipIf(!redisUp)('Redis stopped mid-run (private redis-server)', () => 
     ).toBe(true);
     await cache.set('after', 'ok');
     expect(await cache.get('after')).toBe('ok');
+
+    // A second outage after recovery is logged at once, not hidden by the interval.
+    await spare.stop();
+    for (let i = 0; i < 3; i++)
+      expect(await cache.getOrSet('again', () => 'loader')).toBe('loader');
+    expect(
+      logger.lines.filter((line) => line.meta?.code === 'SHIPSHAPE_CACHE_DEGRADED'),
+    ).toHaveLength(2);
+    await spare.start();
+    await waitFor(() => client.isReady, 5000);
     await cache.close();
   });
 
