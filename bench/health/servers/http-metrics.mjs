@@ -3,10 +3,11 @@ import express from 'express';
 
 let health;
 
-// Only the middleware under test: the probe router is measured by probes.mjs.
+// Only the middleware under test (no probe router, no default process metrics, like
+// express-prom-bundle's defaults): the router is measured by probes.mjs.
 
 export default async function createApp() {
-  health = createHealth({ defaultMetrics: true });
+  health = createHealth({ defaultMetrics: false, processMetrics: false });
   const app = express();
   app.use(health.httpMetrics());
   app.get('/api/items/:id', (req, res) => {
