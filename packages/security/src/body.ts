@@ -8,6 +8,12 @@ const PROTO_KEYS = new Set(['__proto__', 'constructor', 'prototype']);
 
 export interface JsonBodyOptions {
   /**
+   * Media types this parser leaves for a later one (it calls `next()` without reading the body), so
+   * `jsonBody`, `urlencodedBody` and `uploadGuard` can all be mounted on one app.
+   * @default ['multipart/form-data', 'application/x-www-form-urlencoded']
+   */
+  readonly passThrough?: readonly string[];
+  /**
    * Largest accepted body in bytes (a number) or with a unit (`'100kb'`, `'1mb'`). Larger bodies
    * get 413 as soon as the Content-Length (or the running count while streaming) exceeds it.
    * @default '100kb'
@@ -46,6 +52,7 @@ export interface JsonBodyOptions {
 }
 
 const knownJsonOptions: { readonly [K in keyof Required<JsonBodyOptions>]: true } = {
+  passThrough: true,
   limit: true,
   strict: true,
   type: true,
@@ -57,6 +64,12 @@ const knownJsonOptions: { readonly [K in keyof Required<JsonBodyOptions>]: true 
 };
 
 export interface UrlencodedBodyOptions {
+  /**
+   * Media types this parser leaves for a later one (it calls `next()` without reading the body), so
+   * `jsonBody`, `urlencodedBody` and `uploadGuard` can all be mounted on one app.
+   * @default ['multipart/form-data', 'application/json', 'application/*+json']
+   */
+  readonly passThrough?: readonly string[];
   /** Largest accepted body (bytes or `'100kb'`). @default '100kb' */
   readonly limit?: number | string;
   /**
@@ -80,6 +93,7 @@ export interface UrlencodedBodyOptions {
 }
 
 const knownUrlencodedOptions: { readonly [K in keyof Required<UrlencodedBodyOptions>]: true } = {
+  passThrough: true,
   limit: true,
   parameterLimit: true,
   maxDepth: true,
@@ -381,6 +395,14 @@ export function jsonBody(options: JsonBodyOptions = {}): RequestHandler {
     ['application/json', 'application/*+json'],
     'jsonBody "type"',
   );
+  const passThrough =
+    options.passThrough?.length === 0
+      ? []
+      : typeList(
+          options.passThrough,
+          ['multipart/form-data', 'application/x-www-form-urlencoded'],
+          'jsonBody "passThrough"',
+        );
   const strip =
     oneOf(options.protoKeys, ['reject', 'strip'], 'reject', 'jsonBody "protoKeys"') === 'strip';
   const maxDepth = positiveInt(options.maxDepth, 32, 'jsonBody "maxDepth"');
@@ -393,6 +415,10 @@ export function jsonBody(options: JsonBodyOptions = {}): RequestHandler {
       return;
     }
     const ct = parseContentType(req.headers['content-type']);
+    if (ct && mediaTypeMatches(ct.mediaType, passThrough)) {
+      next();
+      return;
+    }
     if (!ct || !mediaTypeMatches(ct.mediaType, types)) {
       next(
         new SecurityError({
@@ -539,6 +565,14 @@ export function urlencodedBody(options: UrlencodedBodyOptions = {}): RequestHand
     ['application/x-www-form-urlencoded'],
     'urlencodedBody "type"',
   );
+  const passThrough =
+    options.passThrough?.length === 0
+      ? []
+      : typeList(
+          options.passThrough,
+          ['multipart/form-data', 'application/json', 'application/*+json'],
+          'urlencodedBody "passThrough"',
+        );
   const logger = options.logger;
 
   return function urlencodedBodyMiddleware(req: Request, res: Response, next: NextFunction): void {
@@ -547,6 +581,10 @@ export function urlencodedBody(options: UrlencodedBodyOptions = {}): RequestHand
       return;
     }
     const ct = parseContentType(req.headers['content-type']);
+    if (ct && mediaTypeMatches(ct.mediaType, passThrough)) {
+      next();
+      return;
+    }
     if (!ct || !mediaTypeMatches(ct.mediaType, types)) {
       next(
         new SecurityError({

@@ -90,6 +90,15 @@ describeEachExpress('jsonBody / urlencodedBody', (express) => {
     expect(res?.status).toBe(200);
   });
 
+  it("passes multipart (and the other parser's type) through untouched for a later parser", async () => {
+    const res = await post('/json', '--x\r\n', 'multipart/form-data; boundary=x');
+    expect(res?.status).toBe(200);
+    expect(res?.json().body ?? null).toBeNull();
+    const form = await post('/form', '{"a":1}', 'application/json');
+    expect(form?.status).toBe(200);
+    expect(form?.json().body ?? null).toBeNull();
+  });
+
   it('leaves requests without a body alone', async () => {
     const res = await rawRequest(
       server.port,
@@ -206,7 +215,7 @@ describeEachExpress('jsonBody / urlencodedBody', (express) => {
       400,
       'INVALID_BODY',
     );
-    expectProblem(await post('/form', 'a=1', 'application/json'), 415, 'UNSUPPORTED_MEDIA_TYPE');
+    expectProblem(await post('/form', 'a=1', 'text/plain'), 415, 'UNSUPPORTED_MEDIA_TYPE');
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
     await expectBaseline(fdBaseline);
   });

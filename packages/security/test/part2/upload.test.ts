@@ -5,7 +5,14 @@ import { join } from 'node:path';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachExpress, type Listening, listen } from '../../../../test/helpers/index.js';
-import { errorHandler, type UploadedFile, uploadedFiles, uploadGuard } from '../../src/index.js';
+import {
+  errorHandler,
+  jsonBody,
+  type UploadedFile,
+  uploadedFiles,
+  uploadGuard,
+  urlencodedBody,
+} from '../../src/index.js';
 import {
   multipart,
   multipartCases,
@@ -38,6 +45,8 @@ describeEachExpress('uploadGuard', (express) => {
   beforeAll(async () => {
     dir = await mkdtemp(join(tmpdir(), 'shipshape-upload-'));
     const app: Express = express();
+    // App-wide body parsers as harden() mounts them: they must leave multipart to uploadGuard.
+    app.use(jsonBody(), urlencodedBody());
     const guard = uploadGuard({
       dir: join(dir, 'store'),
       types: ['csv', 'xlsx', 'png'],
