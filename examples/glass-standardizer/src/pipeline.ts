@@ -7,9 +7,8 @@ import {
   classifyResult,
   type DateOrder,
   type DateShape,
+  DayCache,
   dateShape,
-  daysToIso,
-  daysToYear,
   type HeaderResolution,
   mapOrganism,
   mapSpecimen,
@@ -493,6 +492,7 @@ async function run(
   let isolateId = 0;
   let lastProgressAt = 0;
   const contradicted = new Set<string>();
+  const day = new DayCache();
   const headerWidth = headerCells.length;
 
   const parseDate = (
@@ -595,7 +595,7 @@ async function run(
       q.add(3, 'ERROR', 'DATE_INVALID', 'specimen_date missing or unreadable', row, spec.raw);
     } else if (spec.days > config.nowDays) {
       q.add(3, 'ERROR', 'DATE_FUTURE', 'specimen_date in the future', row, spec.raw);
-    } else if (daysToYear(spec.days) < 1990) {
+    } else if (day.year(spec.days) < 1990) {
       q.add(3, 'ERROR', 'DATE_BEFORE_1990', 'specimen_date before 1990', row, spec.raw);
     } else {
       dateDays = spec.days;
@@ -656,11 +656,7 @@ async function run(
     const organism = mapOrganism(organismRaw, tables);
     if (organism.kind !== 'empty') filled.organism++;
     const group = ageGroup(ageYears, tables);
-    if (
-      dateDays !== null &&
-      daysToYear(dateDays) === dataset.year &&
-      glassSpecimens.has(specimen)
-    ) {
+    if (dateDays !== null && day.year(dateDays) === dataset.year && glassSpecimens.has(specimen)) {
       const key = patientId === '' || placeholder ? `row:${row}` : `p:${patientId}`;
       sample.add(specimen, sex, origin, group, hash53(key));
     }
@@ -729,9 +725,9 @@ async function run(
       isolateId,
       sourceRow: row,
       patientId,
-      specimenDate: dateDays === null ? null : daysToIso(dateDays),
+      specimenDate: dateDays === null ? null : day.iso(dateDays),
       dateDays,
-      year: dateDays === null ? null : daysToYear(dateDays),
+      year: dateDays === null ? null : day.year(dateDays),
       sex,
       ageYears,
       ageGroup: group,

@@ -241,6 +241,28 @@ export function daysToYear(days: number): number {
   return new Date(days * 86_400_000).getUTCFullYear();
 }
 
+/** Memoised day → ISO date / year conversion; a dataset spans few distinct days. */
+export class DayCache {
+  readonly #iso = new Map<number, string>();
+  readonly #year = new Map<number, number>();
+  iso(days: number): string {
+    let v = this.#iso.get(days);
+    if (v === undefined) {
+      v = daysToIso(days);
+      if (this.#iso.size < 100_000) this.#iso.set(days, v);
+    }
+    return v;
+  }
+  year(days: number): number {
+    let v = this.#year.get(days);
+    if (v === undefined) {
+      v = daysToYear(days);
+      if (this.#year.size < 100_000) this.#year.set(days, v);
+    }
+    return v;
+  }
+}
+
 /** Evidence a slash date gives about the column's order. */
 export function slashEvidence(shape: DateShape): 'DMY' | 'MDY' | 'ambiguous' | undefined {
   if (shape.kind !== 'slash') return undefined;
