@@ -75,3 +75,23 @@ export function describeValue(value: unknown): string {
 export function isPositiveInteger(value: unknown): value is number {
   return typeof value === 'number' && Number.isInteger(value) && value > 0;
 }
+
+/**
+ * Lets one event per key through per interval, so an attacker hammering a blocked or limited
+ * endpoint cannot flood the logs (metrics still count every refusal). Bounded: the map is cleared
+ * when it grows past `maxKeys`.
+ */
+export function createEventThrottle(
+  intervalMs = 60_000,
+  maxKeys = 10_000,
+): (key: string) => boolean {
+  const last = new Map<string, number>();
+  return (key) => {
+    const now = Date.now();
+    const previous = last.get(key);
+    if (previous !== undefined && now - previous < intervalMs) return false;
+    if (last.size >= maxKeys) last.clear();
+    last.set(key, now);
+    return true;
+  };
+}

@@ -4,6 +4,7 @@ import { ipKeyGenerator } from 'express-rate-limit';
 import {
   clientAddress,
   counterIn,
+  createEventThrottle,
   describeValue,
   isPositiveInteger,
   requestPath,
@@ -198,6 +199,8 @@ export function ipFilter(options: IpFilterOptions = {}): IpFilterMiddleware {
     ['reason'],
   );
 
+  const shouldLog = createEventThrottle();
+
   const keyFor = (ip: string): string => {
     const trimmed = ip.trim();
     if (trimmed.includes('/')) {
@@ -219,13 +222,14 @@ export function ipFilter(options: IpFilterOptions = {}): IpFilterMiddleware {
     until?: number,
   ) => {
     blockedCounter?.inc({ reason });
-    emitSecurityEvent(logger, 'ip_blocked', {
-      ip,
-      reason,
-      method: req.method,
-      path: requestPath(req),
-      ...(until !== undefined ? { until: new Date(until).toISOString() } : {}),
-    });
+    if (shouldLog(`${reason}\n${ip}`))
+      emitSecurityEvent(logger, 'ip_blocked', {
+        ip,
+        reason,
+        method: req.method,
+        path: requestPath(req),
+        ...(until !== undefined ? { until: new Date(until).toISOString() } : {}),
+      });
     const headers: Record<string, string> = {};
     if (until !== undefined)
       headers['Retry-After'] = String(Math.max(1, Math.ceil((until - Date.now()) / 1000)));

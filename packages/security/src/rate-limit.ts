@@ -12,6 +12,7 @@ import { type RedisReply, RedisStore } from 'rate-limit-redis';
 import {
   clientAddress,
   counterIn,
+  createEventThrottle,
   DEFAULT_PROBE_PATHS,
   describeValue,
   isPositiveInteger,
@@ -311,6 +312,7 @@ function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
   const userKey = options.keyGenerator;
   const skipUser = options.skip;
   const sink = options.ipFilter;
+  const shouldLog = createEventThrottle();
 
   const erl = expressRateLimit({
     limit,
@@ -339,15 +341,16 @@ function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
       const retryAfter = Math.max(1, Math.ceil(resetMs / 1000));
       const ip = clientAddress(req);
       counter?.inc({ limiter: name });
-      emitSecurityEvent(logger, 'rate_limited', {
-        limiter: name,
-        ip,
-        key: info?.key,
-        method: req.method,
-        path: requestPath(req),
-        limit,
-        windowMs,
-      });
+      if (shouldLog(info?.key ?? ip ?? 'unknown'))
+        emitSecurityEvent(logger, 'rate_limited', {
+          limiter: name,
+          ip,
+          key: info?.key,
+          method: req.method,
+          path: requestPath(req),
+          limit,
+          windowMs,
+        });
       if (sink && ip !== undefined) {
         try {
           Promise.resolve(sink.recordLimitHit(ip)).catch(() => undefined);

@@ -55,10 +55,14 @@ describeEachExpress('ipFilter', (express) => {
       expect((await from(server.url, '2001:db8:bae::1')).status).toBe(200);
       expect((await from(server.url, '203.0.113.6')).status).toBe(200);
       expect((await from(server.url, '198.51.101.1')).status).toBe(200);
+      expect((await from(server.url, '198.51.100.77')).status).toBe(403);
+      // repeats (this one, and ::ffff:203.0.113.5 = 203.0.113.5) are counted but not logged
+      // again: one event per address and reason per minute
+      expect(logger.entries.filter((e) => e.message === 'ip_blocked')).toHaveLength(4);
       const event = logger.entries.find((e) => e.message === 'ip_blocked');
       expect(event?.meta).toMatchObject({ ip: '198.51.100.77', reason: 'deny-list' });
       const metric = await registry.getSingleMetric('shipshape_security_ip_blocked_total')?.get();
-      expect(metric?.values).toEqual([{ value: 5, labels: { reason: 'deny-list' } }]);
+      expect(metric?.values).toEqual([{ value: 6, labels: { reason: 'deny-list' } }]);
     } finally {
       await server.close();
     }

@@ -216,16 +216,23 @@ describeEachExpress('rateLimit (memory)', (express) => {
     );
   });
 
-  it('feeds each limited client IP to an ipFilter-like sink', async () => {
+  it('feeds each limited client IP to an ipFilter-like sink; logs one event per client per minute', async () => {
     const seen: string[] = [];
+    const logger = captureLogger();
+    const registry = new Registry();
     const { app, limiter } = limitedApp(express, {
       limit: 1,
+      logger,
+      metrics: registry,
       ipFilter: { recordLimitHit: (ip) => seen.push(ip) },
     });
     const server = await listen(app);
     try {
       expect(await statuses(server.url, 3)).toEqual([200, 429, 429]);
       expect(seen).toEqual(['127.0.0.1', '127.0.0.1']);
+      expect(logger.entries.filter((e) => e.message === 'rate_limited')).toHaveLength(1);
+      const metric = await registry.getSingleMetric('shipshape_security_rate_limited_total')?.get();
+      expect(metric?.values[0]?.value).toBe(2);
     } finally {
       await server.close();
       await limiter.close();
