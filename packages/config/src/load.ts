@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { inspect } from 'node:util';
 import { parseDotenv } from './dotenv.js';
@@ -118,6 +118,8 @@ function errorReason(error: unknown): string {
       return `permission denied (${code})`;
     case 'EISDIR':
       return 'it is a directory, not a file (EISDIR)';
+    case 'ENOTDIR':
+      return 'a parent of the path is not a directory (ENOTDIR)';
     default:
       return typeof code === 'string' ? `cannot read it (${code})` : 'cannot read it';
   }
@@ -239,8 +241,32 @@ export function loadConfig<const S extends ConfigSchema>(
     return values;
   };
 
+  // A bad cwd is one issue, not one per file.
+  let readFiles = files;
+  if (files !== false) {
+    let problem: string | undefined;
+    try {
+      if (!statSync(cwd).isDirectory()) problem = 'is not a directory';
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      // A default cwd that vanished is unusual but harmless; an explicit one is a mistake.
+      if (options?.cwd !== undefined || code !== 'ENOENT') problem = errorReason(error);
+    }
+    if (problem !== undefined) {
+      issues.push({
+        code: 'unreadable_file',
+        variable: 'cwd',
+        received: cwd,
+        expected: 'a directory holding the .env files',
+        source: 'options.cwd',
+        message: `cwd: ${cwd} ${problem === 'is not a directory' ? problem : `cannot be used: ${problem}`}; no .env file was read`,
+      });
+      readFiles = false;
+    }
+  }
+
   // NODE_ENV decides which files are read, so it is resolved first from the same chain.
-  const baseFile = files === true ? readEnvFile('.env', false) : new Map<string, Candidate>();
+  const baseFile = readFiles === true ? readEnvFile('.env', false) : new Map<string, Candidate>();
   const rawNodeEnv: Candidate | undefined =
     overrides.NODE_ENV !== undefined
       ? { value: overrides.NODE_ENV, source: 'overrides', explicit: true }
@@ -264,11 +290,11 @@ export function loadConfig<const S extends ConfigSchema>(
   }
 
   const layers: Map<string, Candidate>[] = [];
-  if (files === true) {
+  if (readFiles === true) {
     layers.push(baseFile, readEnvFile(`.env.${nodeEnv}`, false));
     if (nodeEnv !== 'test') layers.push(readEnvFile('.env.local', false));
-  } else if (Array.isArray(files)) {
-    for (const file of files) layers.push(readEnvFile(file, true));
+  } else if (Array.isArray(readFiles)) {
+    for (const file of readFiles) layers.push(readEnvFile(file, true));
   }
 
   const result: Record<string, unknown> = {};

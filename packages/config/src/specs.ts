@@ -552,7 +552,7 @@ export function json<T = unknown>(
 export function json<T = unknown>(options?: JsonSpecOptions<T>): Spec<T>;
 export function json<T = unknown>(options?: JsonSpecOptions<T>): Spec<T | undefined> {
   const schema = options?.schema;
-  if (schema !== undefined && !Joi.isSchema(schema)) {
+  if (schema !== undefined && !isJoiSchema(schema)) {
     throw new TypeError(
       `${PKG}: json() "schema" must be a joi schema, got ${describeValue(schema)}`,
     );
@@ -560,8 +560,14 @@ export function json<T = unknown>(options?: JsonSpecOptions<T>): Spec<T | undefi
   const expected = 'valid JSON';
   const accept = (value: unknown): SpecResult<T> => {
     if (!schema) return OK(value as T);
-    const { error, value: out } = schema.validate(value);
-    return error ? FAIL(`JSON that ${joiMessage(error)}`) : OK(out as T);
+    try {
+      const { error, value: out } = schema.validate(value);
+      return error ? FAIL(`JSON that ${joiMessage(error)}`) : OK(out as T);
+    } catch (thrown) {
+      return FAIL(
+        `JSON accepted by the schema (the schema threw: ${thrown instanceof Error ? thrown.message : String(thrown)})`,
+      );
+    }
   };
   return makeSpec<T>(
     {
@@ -591,14 +597,21 @@ export function custom<T>(
 ): Spec<T | undefined>;
 export function custom<T>(schema: Joi.Schema<T>, options?: SpecOptions<T>): Spec<T>;
 export function custom<T>(schema: Joi.Schema<T>, options?: SpecOptions<T>): Spec<T | undefined> {
-  if (!Joi.isSchema(schema)) {
+  if (!isJoiSchema(schema)) {
     throw new TypeError(`${PKG}: custom() needs a joi schema, got ${describeValue(schema)}`);
   }
-  const described = schema.describe() as { type?: string };
-  const expected = `a value accepted by the custom ${described.type ?? 'joi'} schema`;
+  const type = (schema as { type?: unknown }).type;
+  const expected = `a value accepted by the custom ${typeof type === 'string' ? type : 'joi'} schema`;
   const check = (value: unknown): SpecResult<T> => {
-    const { error, value: out } = schema.validate(value, { convert: true });
-    return error ? FAIL(`a value that ${joiMessage(error)}`) : OK(out as T);
+    try {
+      const { error, value: out } = schema.validate(value, { convert: true });
+      return error ? FAIL(`a value that ${joiMessage(error)}`) : OK(out as T);
+    } catch (thrown) {
+      // e.g. a schema with external rules ("must use validateAsync()"): report, never rethrow.
+      return FAIL(
+        `${expected} (the schema threw: ${thrown instanceof Error ? thrown.message : String(thrown)})`,
+      );
+    }
   };
   return makeSpec<T>(
     {
@@ -610,6 +623,15 @@ export function custom<T>(schema: Joi.Schema<T>, options?: SpecOptions<T>): Spec
     },
     options,
   );
+}
+
+/**
+ * True for a joi schema of any joi version: the app may have its own joi. Plain `Joi.isSchema`
+ * throws "Cannot mix different versions of joi schemas" for those; each schema validates with
+ * its own methods, so mixing is safe here.
+ */
+function isJoiSchema(value: unknown): value is Joi.Schema {
+  return Joi.isSchema(value, { legacy: true });
 }
 
 /** True for specs made by any copy of this package. */
@@ -625,6 +647,6 @@ export function isSpec(value: unknown): value is Spec<unknown> {
 /** Turns a schema entry (spec or raw joi schema) into a spec; `undefined` when it is neither. */
 export function toSpec(entry: unknown): Spec<unknown> | undefined {
   if (isSpec(entry)) return entry;
-  if (Joi.isSchema(entry)) return custom(entry as Joi.Schema<unknown>);
+  if (isJoiSchema(entry)) return custom(entry as Joi.Schema<unknown>);
   return undefined;
 }

@@ -330,6 +330,27 @@ describe('loadConfig: aggregated errors', () => {
     ]);
   });
 
+  it('a cwd that is a file, or does not exist, is one clear issue', () => {
+    const file = join(tempDir({ 'plain.txt': 'x' }), 'plain.txt');
+    const error = configError(() =>
+      loadConfig({ A: str({ default: 'a' }) }, { cwd: file, env: {} }),
+    );
+    expect(error.issues.map((i) => i.message)).toEqual([
+      `cwd: ${file} is not a directory; no .env file was read`,
+    ]);
+    const absent = join(tempDir(), 'absent');
+    const error2 = configError(() =>
+      loadConfig({ A: str({ default: 'a' }) }, { cwd: absent, env: {} }),
+    );
+    expect(error2.issues.map((i) => i.message)).toEqual([
+      `cwd: ${absent} cannot be used: file not found (ENOENT); no .env file was read`,
+    ]);
+    // with files: false the cwd is not used at all
+    expect(loadConfig({ A: str({ default: 'a' }) }, { cwd: absent, env: {}, files: false }).A).toBe(
+      'a',
+    );
+  });
+
   it('a missing file listed explicitly is an issue; missing default files are skipped', () => {
     const cwd = tempDir();
     expect(loadConfig({ A: str({ default: 'a' }) }, { cwd, env: {} }).A).toBe('a');

@@ -12,6 +12,7 @@ import {
   int,
   json,
   list,
+  loadConfig,
   num,
   port,
   type Spec,
@@ -248,6 +249,26 @@ describe('custom', () => {
     expect(rejects(spec, 'english')).toContain('a value that');
     expect(rejects(spec, 'english')).toContain('locale');
   });
+  it('accepts a schema made by another joi version (the app may have its own joi)', () => {
+    // What a joi 17 schema looks like to joi 18: same shared symbol, different version.
+    const foreign = Object.create(Joi.string().min(2)) as Joi.Schema<string>;
+    Object.defineProperty(foreign, Symbol.for('@hapi/joi/schema'), {
+      value: { version: '17.13.3' },
+    });
+    expect(() => Joi.isSchema(foreign)).toThrow('Cannot mix different versions of joi schemas');
+    const spec = custom(foreign);
+    expect(accepts(spec, 'ok')).toBe('ok');
+    expect(rejects(spec, 'x')).toBe('a value that length must be at least 2 characters long');
+    expect(loadConfig({ CODE: foreign }, { env: { CODE: 'abc' }, files: false }).CODE).toBe('abc');
+  });
+
+  it('reports a schema that throws instead of throwing', () => {
+    const spec = custom(Joi.string().external(async () => undefined));
+    expect(rejects(spec, 'x')).toBe(
+      'a value accepted by the custom string schema (the schema threw: Schema with external rules must use validateAsync())',
+    );
+  });
+
   it('refuses what is not a joi schema', () => {
     expect(() => custom({} as Joi.Schema<string>)).toThrow(
       '@shipshape/config: custom() needs a joi schema',
