@@ -365,8 +365,12 @@ export function createHealth(options: HealthOptions = {}): Health {
           to: result.status,
           output: result.output,
         };
-        if (result.status === 'pass') logger?.info(`health check ${result.name} recovered`, meta);
-        else logger?.warn(`health check ${result.name} is ${result.status}`, meta);
+        try {
+          if (result.status === 'pass') logger?.info(`health check ${result.name} recovered`, meta);
+          else logger?.warn(`health check ${result.name} is ${result.status}`, meta);
+        } catch {
+          // A broken logger must not break the probes.
+        }
       }
     }
   }

@@ -242,6 +242,25 @@ describe('check registry and aggregation', () => {
     expect(logger.lines.some((l) => l.message === 'health check db recovered')).toBe(true);
   });
 
+  it('a logger that throws does not break the probes', async () => {
+    const fake = fakeCheck('db');
+    fake.fail('down');
+    const broken = {
+      info() {
+        throw new Error('logger down');
+      },
+      warn() {
+        throw new Error('logger down');
+      },
+      error() {
+        throw new Error('logger down');
+      },
+    };
+    const h = health({ checks: [fake], logger: broken });
+    const r = await h.report('all');
+    expect(r.checks[0]).toMatchObject({ status: 'fail', output: 'down' });
+  });
+
   it('register/unregister; duplicate names are rejected', () => {
     const h = health();
     h.register(fakeCheck('a'));
