@@ -73,7 +73,7 @@ export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(r
 /** Polls until `check` returns true or `timeoutMs` passes. */
 export async function waitFor(
   check: () => boolean | Promise<boolean>,
-  timeoutMs = 3000,
+  timeoutMs = 5000,
 ): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (!(await check())) {

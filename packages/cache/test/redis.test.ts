@@ -1,7 +1,9 @@
+import express from 'express';
 import { afterAll, beforeAll, describe, expect, expectTypeOf, it, vi } from 'vitest';
-import { REDIS_URL, serviceAvailable } from '../../../test/helpers/index.js';
+import { listen, REDIS_URL, serviceAvailable } from '../../../test/helpers/index.js';
 import {
   type Cache,
+  cacheResponse,
   createCache,
   type RedisCommandClient,
   type RedisSubscriber,
@@ -14,6 +16,7 @@ import {
   keysByPrefix,
   sleep,
   uniquePrefix,
+  waitFor,
 } from './helpers.js';
 
 const redisUp = await serviceAvailable('redis');
@@ -124,7 +127,9 @@ describe.skipIf(!redisUp)('redisStore against the real Redis', () => {
     const a = make('lock');
     const b = createCache({ name: 'lock', store: redisStore({ client: other, prefix }) });
     caches.push(b);
+    let lockSeen = 0;
     const loader = vi.fn(async () => {
+      lockSeen = Number(await client.sendCommand(['EXISTS', `${prefix}lock:l:k:shared`]));
       await sleep(150);
       return 'loaded';
     });
@@ -134,7 +139,8 @@ describe.skipIf(!redisUp)('redisStore against the real Redis', () => {
     ]);
     expect(results.every((r) => r === 'loaded')).toBe(true);
     expect(loader).toHaveBeenCalledTimes(1);
-    expect(await client.sendCommand(['EXISTS', `${prefix}lock:l:shared`])).toBe(0);
+    expect(lockSeen).toBe(1); // held while loading…
+    expect(await client.sendCommand(['EXISTS', `${prefix}lock:l:k:shared`])).toBe(0); // …released after
   });
 
   it('when the lock holder fails, a waiting instance loads itself; nothing is cached from the failure', async () => {
@@ -142,10 +148,14 @@ describe.skipIf(!redisUp)('redisStore against the real Redis', () => {
     const b = createCache({ name: 'lockfail', store: redisStore({ client: other, prefix }) });
     caches.push(b);
     const first = a.getOrSet('k', async () => {
-      await sleep(100);
+      await sleep(300);
       throw new Error('origin failed');
     });
-    await sleep(20);
+    first.catch(() => undefined); // asserted below
+    // Start the second instance only once the first one holds the lock.
+    await waitFor(
+      async () => Number(await client.sendCommand(['EXISTS', `${prefix}lockfail:l:k:k`])) === 1,
+    );
     const second = b.getOrSet('k', async () => 'second');
     await expect(first).rejects.toThrow('origin failed');
     expect(await second).toBe('second');
@@ -170,6 +180,30 @@ describe.skipIf(!redisUp)('redisStore against the real Redis', () => {
     expect(await cache.get('bad')).toBeUndefined();
     expect(await cache.get('garbage')).toBeUndefined();
     expect(await cache.getOrSet('bad', () => 'fresh')).toBe('fresh');
+  });
+
+  it('cacheResponse serves HITs from Redis with the same body and ETag', async () => {
+    const cache = make('responses');
+    let calls = 0;
+    const app = express();
+    app.get('/r', cacheResponse({ cache, tags: ['r'] }), (_req, res) => {
+      calls++;
+      res.json({ hello: 'redis', list: [1, 2, 3] });
+    });
+    const server = await listen(app);
+    try {
+      const miss = await fetch(`${server.url}/r?b=1&a=2`);
+      const hit = await fetch(`${server.url}/r?a=2&b=1`);
+      expect(miss.headers.get('x-cache')).toBe('MISS');
+      expect(hit.headers.get('x-cache')).toBe('HIT');
+      expect(hit.headers.get('etag')).toBe(miss.headers.get('etag'));
+      expect(await hit.json()).toEqual(await miss.json());
+      expect(calls).toBe(1);
+      expect(await cache.invalidateTag('r')).toBe(1);
+      expect((await fetch(`${server.url}/r?a=2&b=1`)).headers.get('x-cache')).toBe('MISS');
+    } finally {
+      await server.close();
+    }
   });
 
   it('validates its options', () => {
