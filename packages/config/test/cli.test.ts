@@ -72,6 +72,13 @@ describe('shipshape-config (built dist/cli.js, child process)', { timeout: 120_0
       stderr: '',
     });
 
+    const unwritable = join(dir, 'no-such-dir', '.env.example');
+    expect(await run(['example', fixture, '--out', unwritable])).toEqual({
+      code: 73,
+      stdout: '',
+      stderr: `shipshape-config: cannot write ${unwritable} (ENOENT)\n`,
+    });
+
     writeFileSync(out, readFileSync(out, 'utf8').replace('# LOG_LEVEL=info', '# LOG_LEVEL=debug'));
     const drifted = await run(['example', fixture, '--check', out]);
     expect(drifted.code).toBe(1);
