@@ -268,6 +268,51 @@ describeEachExpress('uploadGuard', (express) => {
     await expectBaseline(fdBaseline, join(dir, 'store'));
   });
 
+  it('20 concurrent uploads mixing valid, oversized, aborted and malformed: right answers, 0 orphans', async () => {
+    const valid = multipart(BOUNDARY, [
+      { name: 'file', filename: 'ok.csv', type: 'text/csv', data: sampleCsv.repeat(100) },
+    ]);
+    const big = multipart(BOUNDARY, [
+      { name: 'file', filename: 'big.csv', type: 'text/csv', data: Buffer.alloc(512 * 1024, 'a') },
+    ]);
+    const cut = multipart(
+      BOUNDARY,
+      [{ name: 'file', filename: 'c.csv', type: 'text/csv', data: sampleCsv }],
+      false,
+    );
+    const head = (length: number) =>
+      requestHead('POST', '/upload', { 'Content-Type': multipartType }, length);
+    const jobs = Array.from({ length: 20 }, (_, i) => {
+      switch (i % 4) {
+        case 0:
+          return rawRequest(server.port, head(valid.length), { chunks: pieces(valid, 4096) }).then(
+            (r) => ['valid', r?.status],
+          );
+        case 1:
+          return rawRequest(server.port, head(big.length), { chunks: pieces(big, 16 * 1024) }).then(
+            (r) => ['big', r?.status],
+          );
+        case 2:
+          return rawRequest(server.port, head(valid.length * 2), {
+            chunks: pieces(valid, 1024),
+            abortAfterChunks: 2,
+            pauseMs: 5,
+          }).then((r) => ['abort', r?.status]);
+        default:
+          return rawRequest(server.port, head(cut.length), { chunks: [cut] }).then((r) => [
+            'cut',
+            r?.status,
+          ]);
+      }
+    });
+    const results = await Promise.all(jobs);
+    for (const [kind, status] of results) {
+      const want = { valid: 200, big: 413, abort: undefined, cut: 400 }[kind as string];
+      expect(status, String(kind)).toBe(want);
+    }
+    await expectBaseline(fdBaseline, join(dir, 'store'));
+  });
+
   it('logs upload_rejected without file contents', () => {
     const event = logger.events('upload_rejected').at(-1);
     expect(event?.meta).toMatchObject({ method: 'POST', path: '/upload' });
