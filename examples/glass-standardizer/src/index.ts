@@ -16,6 +16,8 @@ export * from './domain/reference.js';
 export {
   buildPanelIndex,
   checkRis,
+  HashSet53,
+  hash53,
   RIS_COUNTS,
   type RisCount,
   type RisViolation,

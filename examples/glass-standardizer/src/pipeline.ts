@@ -32,6 +32,7 @@ import {
 import {
   buildPanelIndex,
   checkRis,
+  HashSet53,
   hash53,
   RisAggregator,
   SampleAggregator,
@@ -473,7 +474,7 @@ async function run(
     return index === undefined ? '' : (cells[index] ?? '').trim();
   };
   const placeholders = new Set(tables.placeholderPatientIds.map((p) => p.toLowerCase()));
-  const seenRows = new Set<number>();
+  const seenRows = new HashSet53();
   const sample = new SampleAggregator();
   const glassSpecimens = new Set(tables.panels.flatMap((p) => p.specimens));
   const filled: Record<CompletenessField, number> = {
@@ -576,12 +577,11 @@ async function run(
       );
     }
     const rowHash = hash53(cells.join('\u0001'));
-    if (seenRows.has(rowHash)) {
+    if (!seenRows.add(rowHash)) {
       counts.duplicateRows++;
       q.add(9, 'INFO', 'DUPLICATE_ROWS', 'exact duplicate rows removed', row);
       return undefined;
     }
-    seenRows.add(rowHash);
 
     const patientId = cell(cells, 'patient_id');
     const placeholder = placeholders.has(patientId.toLowerCase());
@@ -658,7 +658,7 @@ async function run(
     const group = ageGroup(ageYears, tables);
     if (dateDays !== null && day.year(dateDays) === dataset.year && glassSpecimens.has(specimen)) {
       const key = patientId === '' || placeholder ? `row:${row}` : `p:${patientId}`;
-      sample.add(specimen, sex, origin, group, hash53(key));
+      sample.add(specimen, sex, origin, group, key);
     }
     if (organism.kind === 'no_growth') {
       counts.noGrowthRows++;

@@ -193,23 +193,60 @@ export function checkRis(
   return violations;
 }
 
+/**
+ * A set of 53-bit hashes in one Float64Array (open addressing): ~16 bytes per entry instead of a
+ * boxed number in a Set, so duplicate and distinct-patient tracking stays small at 1M rows.
+ */
+export class HashSet53 {
+  #table = new Float64Array(1024);
+  #size = 0;
+
+  get size(): number {
+    return this.#size;
+  }
+
+  /** Adds a hash (an integer in 1..2^53); returns false when it was already present. */
+  add(hash: number): boolean {
+    const h = hash === 0 ? 1 : hash;
+    if ((this.#size + 1) * 2 > this.#table.length) this.#grow();
+    const table = this.#table;
+    const mask = table.length - 1;
+    let i = (h % 0x40000000) & mask;
+    for (;;) {
+      const v = table[i] as number;
+      if (v === 0) {
+        table[i] = h;
+        this.#size++;
+        return true;
+      }
+      if (v === h) return false;
+      i = (i + 1) & mask;
+    }
+  }
+
+  #grow(): void {
+    const old = this.#table;
+    this.#table = new Float64Array(old.length * 2);
+    this.#size = 0;
+    for (const v of old) if (v !== 0) this.add(v);
+  }
+}
+
 /** Distinct sampled patients per SPECIMEN × GENDER × ORIGIN × AGEGROUP, by 53-bit id hash. */
 export class SampleAggregator {
-  readonly #strata = new Map<string, Set<number>>();
+  readonly #seen = new HashSet53();
+  readonly #strata = new Map<string, number>();
 
-  add(specimen: string, sex: string, origin: string, ageGroup: string, patientHash: number): void {
+  add(specimen: string, sex: string, origin: string, ageGroup: string, patientKey: string): void {
     const key = `${specimen}|${sex}|${origin}|${ageGroup}`;
-    let set = this.#strata.get(key);
-    if (!set) {
-      set = new Set();
-      this.#strata.set(key, set);
+    if (this.#seen.add(hash53(`${key}|${patientKey}`))) {
+      this.#strata.set(key, (this.#strata.get(key) ?? 0) + 1);
     }
-    set.add(patientHash);
   }
 
   rows(request: RisRequest): SampleRow[] {
     return [...this.#strata.entries()]
-      .map(([key, set]) => {
+      .map(([key, n]) => {
         const [SPECIMEN, GENDER, ORIGIN, AGEGROUP] = key.split('|') as [
           string,
           string,
@@ -223,7 +260,7 @@ export class SampleAggregator {
           GENDER,
           ORIGIN,
           AGEGROUP,
-          NUMSAMPLEDPATIENTS: set.size,
+          NUMSAMPLEDPATIENTS: n,
           BATCHID: request.batchId,
         };
       })
