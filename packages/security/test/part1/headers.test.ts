@@ -57,7 +57,6 @@ const EXPECTED_API_HEADERS = {
 describeEachExpress('securityHeaders', (express) => {
   describe('header snapshot over success and every error status', () => {
     let server: Listening;
-    let host: string;
     const logger = captureLogger();
     beforeAll(async () => {
       const app = express();
@@ -105,7 +104,6 @@ describeEachExpress('securityHeaders', (express) => {
       app.use(notFound());
       app.use(errorHandler({ production: true, warnings: false }));
       server = await listen(app);
-      host = `127.0.0.1:${server.port}`;
     });
     afterAll(async () => {
       await server.close();
@@ -172,7 +170,6 @@ describeEachExpress('securityHeaders', (express) => {
         if (c.code !== undefined) expect(reply.json().code).toBe(c.code);
         expect(owned(reply.headers), `${c.want} ${c.code}`).toEqual(EXPECTED_API_HEADERS);
       }
-      expect(host).toContain('127.0.0.1');
     });
   });
 
