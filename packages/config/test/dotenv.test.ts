@@ -1,5 +1,8 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { parseDotenv } from '../src/index.js';
+import { ConfigError, loadConfig, parseDotenv, port, str } from '../src/index.js';
+import { tempDir } from './support.js';
 
 function values(text: string): Record<string, string> {
   const { entries, problems } = parseDotenv(text);
@@ -80,5 +83,77 @@ describe('parseDotenv', () => {
 
   it('strips a UTF-8 byte order mark', () => {
     expect(values('\uFEFFA=1')).toEqual({ A: '1' });
+  });
+});
+
+describe('parseDotenv on arbitrary input', () => {
+  // Deterministic pseudo-random inputs (mulberry32) built from the characters that matter.
+  function random(seed: number): () => number {
+    let a = seed;
+    return () => {
+      a = (a + 0x6d2b79f5) | 0;
+      let t = Math.imul(a ^ (a >>> 15), 1 | a);
+      t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+      return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+    };
+  }
+  const pieces = [
+    'A',
+    'PORT',
+    '_',
+    '1',
+    '=',
+    ' ',
+    '\t',
+    '#',
+    '"',
+    "'",
+    '\\',
+    '\n',
+    '\r\n',
+    'export ',
+    'x',
+    'é',
+    '$',
+  ];
+  const inputs = Array.from({ length: 500 }, (_, i) => {
+    const next = random(i + 1);
+    return Array.from(
+      { length: Math.floor(next() * 40) },
+      () => pieces[Math.floor(next() * pieces.length)],
+    ).join('');
+  });
+
+  it('never throws, and only yields well-formed keys with valid line numbers', () => {
+    for (const text of inputs) {
+      const { entries, problems } = parseDotenv(text);
+      const lineCount = text.split(/\r?\n/).length;
+      for (const e of entries) {
+        expect(e.key).toMatch(/^[A-Za-z_][A-Za-z0-9_.-]*$/);
+        expect(e.line).toBeGreaterThanOrEqual(1);
+        expect(e.line).toBeLessThanOrEqual(lineCount);
+      }
+      for (const p of problems) expect(p.line).toBeLessThanOrEqual(lineCount);
+    }
+  });
+
+  it('loadConfig over such files returns or throws a ConfigError, nothing else', () => {
+    const cwd = tempDir();
+    let errors = 0;
+    for (const text of inputs.slice(0, 150)) {
+      writeFileSync(join(cwd, '.env'), text);
+      try {
+        loadConfig(
+          { PORT: port({ optional: true }), A: str({ optional: true }) },
+          { cwd, env: {} },
+        );
+      } catch (error) {
+        expect(error).toBeInstanceOf(ConfigError);
+        errors++;
+      }
+    }
+    // The inputs are hostile enough that many are rejected, and not all.
+    expect(errors).toBeGreaterThan(0);
+    expect(errors).toBeLessThan(150);
   });
 });
