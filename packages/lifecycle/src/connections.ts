@@ -83,32 +83,35 @@ export class ConnectionTracker {
   };
 
   /**
-   * Step 3 of the shutdown: every response not yet started gets `Connection: close`, and idle
-   * sockets are destroyed. The idle check runs in `setImmediate`, after the poll phase has read
-   * whatever requests already sit in the kernel's buffers: a request sent before this moment is
-   * parsed (and so in flight, answered with `Connection: close`) instead of being cut off.
-   * Resolves with the number of requests in flight at the stop and of idle sockets closed.
+   * Step 3 of the shutdown. From now on every response not yet started gets `Connection: close`.
+   * The listener is closed and idle sockets destroyed only after poll phases have run
+   * (`setImmediate`), so that what the kernel already holds is served, not reset:
+   * 1. after one poll phase, connections waiting in the accept queue have been accepted and
+   *    requests waiting on open sockets have been parsed (so they are in flight); only then is
+   *    the listener closed — closing it resets every connection still queued;
+   * 2. after a second poll phase, the first request of each socket accepted in 1. is parsed too;
+   *    only then are sockets with nothing in flight destroyed.
+   * Resolves with the number of requests in flight at that point and of idle sockets closed.
    */
-  stop(): Promise<{ inFlightAtStop: number; idleClosed: number }> {
+  async stop(closeListener: () => void): Promise<{ inFlightAtStop: number; idleClosed: number }> {
     this.closing = true;
-    const inFlightAtStop = this.inFlightCount;
     for (const state of this.sockets.values()) {
       for (const res of state.responses) {
         if (!res.headersSent) res.setHeader('Connection', 'close');
       }
     }
-    return new Promise((resolve) => {
-      setImmediate(() => {
-        let idleClosed = 0;
-        for (const [socket, state] of this.sockets) {
-          if (state.responses.size === 0) {
-            idleClosed++;
-            socket.destroy();
-          }
-        }
-        resolve({ inFlightAtStop, idleClosed });
-      });
-    });
+    await afterPoll();
+    closeListener();
+    await afterPoll();
+    const inFlightAtStop = this.inFlightCount;
+    let idleClosed = 0;
+    for (const [socket, state] of this.sockets) {
+      if (state.responses.size === 0) {
+        idleClosed++;
+        socket.destroy();
+      }
+    }
+    return { inFlightAtStop, idleClosed };
   }
 
   /** Destroys every socket left; returns how many requests were still in flight on them. */
@@ -124,6 +127,8 @@ export class ConnectionTracker {
     return cut;
   }
 }
+
+const afterPoll = () => new Promise<void>((resolve) => setImmediate(resolve));
 
 function endSoon(socket: Socket): void {
   socket.end();

@@ -210,9 +210,10 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
       // 3. Stop accepting; close idle keep-alive sockets; `Connection: close` on the rest.
       let inFlightAtStop = 0;
       let idleSocketsClosed = 0;
-      if (server) {
-        closeServer(server);
-        if (tracker) ({ inFlightAtStop, idleClosed: idleSocketsClosed } = await tracker.stop());
+      if (server && tracker) {
+        ({ inFlightAtStop, idleClosed: idleSocketsClosed } = await tracker.stop(() =>
+          closeServer(server),
+        ));
       }
 
       // 4. Wait for in-flight requests and tracked work, up to drainTimeoutMs.

@@ -38,6 +38,8 @@ export interface FixtureOptions {
   readonly express: 4 | 5;
   readonly lifecycle?: Record<string, unknown>;
   readonly hooks?: readonly { name: string; mode?: 'ok' | 'hang' | 'fail'; ms?: number }[];
+  /** The fixture prints a `connection` line (with the client's port) for every accepted socket. */
+  readonly traceConnections?: boolean;
 }
 
 const running = new Set<ChildProcess>();
@@ -56,6 +58,7 @@ export async function startFixture(options: FixtureOptions): Promise<Fixture> {
       EXPRESS_MAJOR: String(options.express),
       LIFECYCLE_OPTIONS: JSON.stringify(options.lifecycle ?? {}),
       FIXTURE_HOOKS: JSON.stringify(options.hooks ?? []),
+      FIXTURE_TRACE_CONNECTIONS: options.traceConnections ? '1' : '0',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -158,6 +161,8 @@ export interface Outcome {
   readonly body?: string;
   readonly error?: string;
   readonly socket?: Socket;
+  /** The client-side port of the socket used, when one was assigned. */
+  readonly localPort?: number | undefined;
 }
 
 /** One GET through `agent`; never rejects: failures come back as `error`. */
@@ -167,8 +172,13 @@ export function get(url: string, agent: Agent | undefined): Promise<Outcome> {
     let writtenAt: number | undefined;
     let socket: Socket | undefined;
     const req = request(url, agent ? { agent } : { agent: false });
+    let localPort: number | undefined;
     req.on('socket', (s) => {
       socket = s;
+      localPort = s.localPort;
+      s.once('connect', () => {
+        localPort = s.localPort;
+      });
     });
     req.on('finish', () => {
       writtenAt = Date.now();
@@ -187,7 +197,7 @@ export function get(url: string, agent: Agent | undefined): Promise<Outcome> {
           status: res.statusCode ?? 0,
           connection: res.headers.connection,
           body,
-          ...(socket ? { socket } : {}),
+          ...(socket ? { socket, localPort } : {}),
         }),
       );
       res.on('error', (error) =>
@@ -200,6 +210,7 @@ export function get(url: string, agent: Agent | undefined): Promise<Outcome> {
         writtenAt,
         doneAt: Date.now(),
         error: error.code ?? error.message,
+        localPort,
       }),
     );
     req.end();
