@@ -91,7 +91,23 @@ export interface HealthDetailed {
   readonly state: AvailabilityState;
   readonly checks: Readonly<Record<string, readonly Record<string, unknown>[]>>;
   readonly alerts: readonly AlertState[];
+  /** Members added with `setInfo()`. */
+  readonly [info: string]: unknown;
 }
+
+const RESERVED_DETAILED_KEYS = new Set([
+  'status',
+  'version',
+  'releaseId',
+  'serviceId',
+  'description',
+  'output',
+  'state',
+  'checks',
+  'alerts',
+  'notes',
+  'links',
+]);
 
 export interface VersionInfo {
   readonly service: string;
@@ -118,6 +134,11 @@ export interface Health extends HealthStateTarget {
   report(scope?: ReportScope, options?: { readonly fresh?: boolean }): Promise<ProbeReport>;
   /** The IETF health+json document. */
   detailed(): Promise<HealthDetailed>;
+  /**
+   * Adds a top-level member to `/health/detailed` (e.g. the startup configuration report);
+   * `undefined` removes it. Members of the IETF format itself cannot be replaced.
+   */
+  setInfo(name: string, value: unknown): void;
   history(): HealthHistory;
   version(): VersionInfo;
   alerts(): readonly AlertState[];
@@ -480,12 +501,17 @@ export function createHealth(options: HealthOptions = {}): Health {
     });
   }
   if (processMetrics && registry.getSingleMetric('process_cpu_usage_percent') === undefined) {
-    const sample = async () => {
-      try {
-        return await pidusage(process.pid);
-      } catch {
-        return undefined;
-      }
+    // Both gauges of one scrape (and concurrent scrapes) share one pidusage read of /proc.
+    let shared: Promise<pidusage.Status | undefined> | undefined;
+    const sample = () => {
+      shared ??= pidusage(process.pid)
+        .catch(() => undefined)
+        .finally(() => {
+          setTimeout(() => {
+            shared = undefined;
+          }, 100).unref();
+        });
+      return shared;
     };
     new Gauge({
       name: 'process_cpu_usage_percent',
@@ -570,6 +596,8 @@ export function createHealth(options: HealthOptions = {}): Health {
     };
   }
 
+  const info = new Map<string, unknown>();
+
   async function detailed(): Promise<HealthDetailed> {
     const r = await report('all');
     const checks: Record<string, Record<string, unknown>[]> = {};
@@ -594,6 +622,7 @@ export function createHealth(options: HealthOptions = {}): Health {
     if (failing.length > 0) output = `failing critical checks: ${failing.join(', ')}`;
     else if (r.state !== 'ready') output = `state is ${r.state}`;
     return {
+      ...Object.fromEntries(info),
       status: r.status,
       version,
       ...(gitSha === null ? {} : { releaseId: gitSha }),
@@ -742,6 +771,14 @@ export function createHealth(options: HealthOptions = {}): Health {
     },
     report,
     detailed,
+    setInfo(name: string, value: unknown) {
+      if (typeof name !== 'string' || name === '' || RESERVED_DETAILED_KEYS.has(name))
+        throw new Error(
+          `${PKG}: setInfo() name must be a non-empty string other than ${[...RESERVED_DETAILED_KEYS].join(', ')}, got ${JSON.stringify(name)}`,
+        );
+      if (value === undefined) info.delete(name);
+      else info.set(name, value);
+    },
     history,
     version: versionInfo,
     alerts: () => engine.states(),

@@ -38,7 +38,15 @@ export const uploadFileTypes = {
   csv: {
     mimeType: 'text/csv',
     extensions: ['.csv'],
-    declaredTypes: ['text/csv', 'application/csv', 'text/plain', 'application/vnd.ms-excel'],
+    // curl -F and browsers without a registered handler declare application/octet-stream; the
+    // content check below still requires text.
+    declaredTypes: [
+      'text/csv',
+      'application/csv',
+      'text/plain',
+      'application/vnd.ms-excel',
+      'application/octet-stream',
+    ],
     content: { kind: 'text' },
   },
   tsv: {
@@ -136,6 +144,13 @@ export interface UploadGuardOptions {
    * @default 1000
    */
   readonly drainMs?: number;
+  /**
+   * Longest pause between two chunks of an upload before it is abandoned with 408
+   * `UPLOAD_TIMEOUT` (slow clients that stall hold a file descriptor and a partial file).
+   * `0` turns it off and leaves it to the server's `requestTimeout`.
+   * @default 30000
+   */
+  readonly idleTimeoutMs?: number;
   /** Receives `upload_rejected` security events. @default undefined */
   readonly logger?: SecurityLogger;
   /** @default true */
@@ -158,6 +173,7 @@ const knownUploadOptions: { readonly [K in keyof Required<UploadGuardOptions>]: 
   fileFields: true,
   autoRemove: true,
   drainMs: true,
+  idleTimeoutMs: true,
   logger: true,
   warnings: true,
 };
@@ -212,6 +228,7 @@ interface UploadConfig {
   fileFields: Set<string> | undefined;
   autoRemove: boolean;
   drainMs: number;
+  idleTimeoutMs: number;
 }
 
 function resolveType(t: UploadFileTypeName | UploadFileType): UploadFileType {
@@ -276,7 +293,13 @@ function resolveUploadConfig(options: UploadGuardOptions): UploadConfig {
     throw new TypeError(
       `@shipshape/security: uploadGuard "drainMs" must be a non-negative number, got ${JSON.stringify(drainMs)}`,
     );
+  const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
+  if (typeof idleTimeoutMs !== 'number' || !Number.isFinite(idleTimeoutMs) || idleTimeoutMs < 0)
+    throw new TypeError(
+      `@shipshape/security: uploadGuard "idleTimeoutMs" must be a non-negative number of milliseconds, got ${JSON.stringify(idleTimeoutMs)}`,
+    );
   return {
+    idleTimeoutMs,
     dir: options.dir,
     types,
     byExtension,
@@ -533,9 +556,30 @@ function handleUpload(
       }
     };
 
+  let idleTimer: NodeJS.Timeout | undefined;
+  const armIdleTimer = () => {
+    if (config.idleTimeoutMs === 0) return;
+    if (idleTimer) idleTimer.refresh();
+    else {
+      idleTimer = setTimeout(
+        () =>
+          fail(
+            new SecurityError({
+              status: 408,
+              code: 'UPLOAD_TIMEOUT',
+              detail: `No upload data arrived for ${config.idleTimeoutMs} ms.`,
+            }),
+            'upload_timeout',
+          ),
+        config.idleTimeoutMs,
+      );
+      idleTimer.unref();
+    }
+  };
   const fail = (err: SecurityError, reason: string): void => {
     if (settled) return;
     settled = true;
+    clearTimeout(idleTimer);
     req.off('data', onData);
     req.unpipe(bb);
     bb.removeAllListeners('file');
@@ -596,6 +640,7 @@ function handleUpload(
       return;
     }
     settled = true;
+    clearTimeout(idleTimer);
     // In part order, whatever order their checks finished in.
     const files: UploadedFile[] = accepted
       .sort((a, b) => a.order - b.order)
@@ -847,6 +892,7 @@ function handleUpload(
   });
 
   const onData = (chunk: Buffer) => {
+    armIdleTimer();
     bytesReceived += chunk.length;
     if (counter.push(chunk))
       tooLarge(
@@ -858,5 +904,8 @@ function handleUpload(
   req.once('close', () => {
     if (!req.complete) invalid('The client aborted the upload.', 'UPLOAD_ABORTED');
   });
+  armIdleTimer();
+  // Once every byte is in, only our own checks remain: they are not the client's idleness.
+  req.once('end', () => clearTimeout(idleTimer));
   req.pipe(bb);
 }

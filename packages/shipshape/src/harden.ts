@@ -251,6 +251,8 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
       message: `${PKG}: HSTS is on in production but no proxy is trusted, so requests to this plain-HTTP server never look secure; terminate TLS here or set "trustProxy" for the proxy that does`,
     });
 
+  health?.setInfo('config', report);
+
   let finished = false;
   const finish = () => {
     if (finished) return;
@@ -289,7 +291,6 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
         });
       }
     }
-    health?.setDetails?.('config', report);
     if (!lifecycle) throw new Error(`${PKG}: listen() needs the lifecycle; it was turned off`);
     const address = await lifecycle.listen(port, host);
     if (!address) throw new Error(`${PKG}: the lifecycle did not report a listening address`);

@@ -166,3 +166,34 @@ describe('harden() in production', () => {
     }
   });
 });
+
+describe('the startup report', () => {
+  it('lists parts, stores and the masked config in /health/detailed', async () => {
+    const { default: express } = await import('express');
+    const { loadConfig, port, str } = await import('@shipshape/config');
+    const config = loadConfig(
+      { PORT: port({ default: 3000 }), API_KEY: str({ secret: true }) },
+      { env: { NODE_ENV: 'test', API_KEY: 'sk-live-abcdef123456' }, files: false },
+    );
+    const test = createTestLogger();
+    const app = express();
+    const service = harden(app, { env: 'test', logger: test.logger, config, lifecycle: false });
+    service.finish();
+    const server = await listen(app);
+    try {
+      const detailed = (await (await fetch(`${server.url}/health/detailed`)).json()) as {
+        config: { parts: Record<string, boolean>; config: Record<string, unknown> };
+      };
+      expect(detailed.config.parts).toMatchObject({ securityHeaders: true, rateLimit: true });
+      expect(detailed.config.config).toEqual({
+        PORT: 3000,
+        API_KEY: '[REDACTED]',
+        NODE_ENV: 'test',
+      });
+      expect(JSON.stringify(detailed)).not.toContain('sk-live-abcdef123456');
+    } finally {
+      await server.close();
+      await service.health?.close();
+    }
+  });
+});
