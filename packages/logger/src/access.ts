@@ -5,7 +5,7 @@ import { LEVEL, MESSAGE } from 'triple-beam';
 import { type ContextStore, storage } from './context.js';
 import { INTERNALS, type LoggerInternals } from './logger.js';
 import { Sanitizer } from './serialize.js';
-import { PRESERIALIZED, RECORD, STREAM } from './symbols.js';
+import { PRESERIALIZED, STREAM } from './symbols.js';
 import type { AccessLogOptions, AccessRequest, LoggerLike } from './types.js';
 
 const knownOptions: { [K in keyof Required<AccessLogOptions>]: true } = {
@@ -20,6 +20,31 @@ const knownOptions: { [K in keyof Required<AccessLogOptions>]: true } = {
 const START = Symbol('shipshape.access.start');
 const STORE = Symbol('shipshape.access.store');
 const BYTES = Symbol('shipshape.access.bytesOut');
+
+// Context fields never overwrite what the access line itself says.
+const RESERVED = new Set([
+  'timestamp',
+  'level',
+  'message',
+  'service',
+  'env',
+  'version',
+  'hostname',
+  'pid',
+  'requestId',
+  'stream',
+  'method',
+  'route',
+  'status',
+  'durationMs',
+  'bytesIn',
+  'bytesOut',
+  'ip',
+  'userAgent',
+  'aborted',
+  'slow',
+  'truncated',
+]);
 
 type AccessResponse = ServerResponse & {
   [START]?: number;
@@ -93,11 +118,11 @@ export function accessLog(logger: LoggerLike, options: AccessLogOptions = {}) {
 
   const internals = (logger as { [INTERNALS]?: LoggerInternals })[INTERNALS];
   const write = (logger as { write?: (info: object) => unknown }).write;
-  const base = internals?.base;
   const redactor = internals?.redactor;
   const maxLength = redactor?.maxStringLength ?? 8192;
   const needsRedaction = (redactor?.secrets.length ?? 0) > 0;
   const hasSlowRoutes = slowRoutes.size > 0;
+  const messageJson = JSON.stringify(message);
 
   function clean(value: string, sanitizer: Sanitizer | undefined): string {
     if (sanitizer) return sanitizer.string(value);
@@ -123,51 +148,63 @@ export function accessLog(logger: LoggerLike, options: AccessLogOptions = {}) {
     const slow = durationMs > threshold;
     const level = status >= 500 ? 'error' : status >= 400 || slow ? 'warn' : 'info';
     const contentLength = req.headers['content-length'];
-    const bytesIn = contentLength === undefined ? 0 : Number(contentLength) || 0;
+    const declared = contentLength === undefined ? 0 : Number(contentLength);
+    const bytesIn = Number.isFinite(declared) ? declared : 0;
     const socket = req.socket as Socket | null;
     const bytesOut = socket ? socket.bytesWritten - (this[BYTES] ?? 0) : 0;
     const store = this[STORE];
     const requestId = req.id ?? store?.requestId;
     const ua = req.headers['user-agent'];
 
-    const record: Record<string, unknown> = {
-      timestamp: new Date().toISOString(),
-      level,
-      message,
-    };
-    if (base) Object.assign(record, base);
-    if (requestId !== undefined) record.requestId = requestId;
-    record.stream = 'access';
-    record.method = method;
-    record.route = route;
-    record.status = status;
-    record.durationMs = durationMs;
-    record.bytesIn = bytesIn;
-    record.bytesOut = bytesOut;
-    record.ip = req.ip ?? socket?.remoteAddress;
-    record.userAgent = ua === undefined ? undefined : clean(ua, sanitizer);
-    if (aborted) record.aborted = true;
-    if (slow) record.slow = true;
-    if (store?.fields && sanitizer) {
-      for (const key in store.fields)
-        if (!Object.hasOwn(record, key)) sanitizer.assign(record, key, store.fields[key], 0);
-    }
-    if (sanitizer?.truncated) record.truncated = true;
+    const ip = req.ip ?? socket?.remoteAddress;
+    const userAgent = ua === undefined ? undefined : clean(ua, sanitizer);
+    const fields = store?.fields;
 
     if (internals && write) {
+      // Hot path: every value is a known type, so the line is concatenated directly around the
+      // pre-serialised constant fields; only strings from the client go through JSON.stringify.
+      let json = `{"timestamp":"${new Date().toISOString()}","level":"${level}","message":${messageJson}${internals.baseJson}`;
+      if (requestId !== undefined) json += `,"requestId":${JSON.stringify(requestId)}`;
+      json += `,"stream":"access","method":${JSON.stringify(method)},"route":${JSON.stringify(route)},"status":${status},"durationMs":${durationMs},"bytesIn":${bytesIn},"bytesOut":${bytesOut}`;
+      if (ip !== undefined) json += `,"ip":${JSON.stringify(ip)}`;
+      if (userAgent !== undefined) json += `,"userAgent":${JSON.stringify(userAgent)}`;
+      if (aborted) json += ',"aborted":true';
+      if (slow) json += ',"slow":true';
+      if (fields && sanitizer) {
+        const extra: Record<string, unknown> = {};
+        for (const key in fields)
+          if (!RESERVED.has(key)) sanitizer.assign(extra, key, fields[key], 0);
+        const extraJson = JSON.stringify(extra);
+        if (extraJson.length > 2) json += `,${extraJson.slice(1, -1)}`;
+      }
+      if (sanitizer?.truncated) json += ',"truncated":true';
+      json += '}';
       write.call(logger, {
         level,
         message,
         [LEVEL]: level,
         [STREAM]: 'access',
         [PRESERIALIZED]: true,
-        [MESSAGE]: JSON.stringify(record),
-        [RECORD]: record,
+        [MESSAGE]: json,
       });
       return;
     }
     // Any other logger: a plain call with the fields as meta.
-    const { timestamp: _t, level: _l, message: _m, ...meta } = record;
+    const meta: Record<string, unknown> = {
+      requestId,
+      stream: 'access',
+      method,
+      route,
+      status,
+      durationMs,
+      bytesIn,
+      bytesOut,
+      ip,
+      userAgent,
+      ...(aborted ? { aborted: true } : {}),
+      ...(slow ? { slow: true } : {}),
+      ...fields,
+    };
     (logger as unknown as Record<string, (m: string, meta: object) => void>)[level]?.call(
       logger,
       message,

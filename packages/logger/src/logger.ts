@@ -100,6 +100,13 @@ function parseSize(value: number | string): number {
   return bytes;
 }
 
+/** The sanitised record of a line; access lines carry only their JSON, parsed on demand. */
+export function recordOf(info: Record<string | symbol, unknown>): Record<string, unknown> {
+  return (
+    (info[RECORD] as Record<string, unknown> | undefined) ?? JSON.parse(info[MESSAGE] as string)
+  );
+}
+
 /** Writes to stdout; pretty output is rendered from the sanitised record, never from raw input. */
 class StdoutTransport extends Transport {
   constructor(
@@ -111,7 +118,7 @@ class StdoutTransport extends Transport {
   override log(info: Info, callback: () => void): void {
     const line =
       this.format_ === 'pretty'
-        ? renderPretty(info[RECORD] as Record<string, unknown>, this.colors)
+        ? renderPretty(recordOf(info), this.colors)
         : (info[MESSAGE] as string);
     process.stdout.write(`${line}\n`);
     callback();
@@ -124,7 +131,9 @@ function waitUntil(check: () => boolean, timeoutMs: number, what: () => string):
     const poll = () => {
       if (check()) return resolve();
       if (Date.now() > deadline) return reject(new Error(`@shipshape/logger: ${what()}`));
-      setTimeout(poll, 2).unref();
+      // Deliberately not unref()'d: a caller awaiting flush()/close() at the end of a script must
+      // keep the process alive until the lines are on disk. Bounded by timeoutMs.
+      setTimeout(poll, 2);
     };
     // Never decide synchronously: a file stream created in this tick opens on nextTick, and until
     // it does its buffered lines have no fs operation in flight to be seen.

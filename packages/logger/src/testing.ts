@@ -1,7 +1,6 @@
 import { isDeepStrictEqual } from 'node:util';
 import Transport from 'winston-transport';
-import { createLogger } from './logger.js';
-import { RECORD, STREAM } from './symbols.js';
+import { createLogger, recordOf } from './logger.js';
 import type { Logger, LoggerOptions } from './types.js';
 
 /** One captured line: the exact record (redacted, sanitised) that would be written as JSON. */
@@ -62,9 +61,7 @@ class CaptureTransport extends Transport {
     super(); // follows the logger's level, so setLevel() behaves as in production
   }
   override log(info: Record<string | symbol, unknown>, callback: () => void): void {
-    const record = info[RECORD] as LogRecord | undefined;
-    if (record) this.sink.push(record);
-    else if (info[STREAM] === undefined) this.sink.push({ ...info } as unknown as LogRecord);
+    this.sink.push(recordOf(info) as LogRecord);
     callback();
   }
 }

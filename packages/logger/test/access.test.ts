@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { describeEachExpress, type Listening, listen } from '../../../test/helpers/index.js';
-import { accessLog, requestContext } from '../src/index.js';
+import { accessLog, addContextFields, requestContext } from '../src/index.js';
 import { createTestLogger } from '../src/testing.js';
 
 describe('accessLog options', () => {
@@ -64,6 +64,10 @@ describeEachExpress('accessLog', (express) => {
     app.use('/api', api);
     app.get('/health', (_req, res) => {
       res.send('ok');
+    });
+    app.get('/who', (_req, res) => {
+      addContextFields({ userId: 'u-42', password: 'leak?', route: 'must not override' });
+      res.send('you');
     });
     app.get('/metrics', (_req, res) => {
       res.send('# metrics');
@@ -172,6 +176,12 @@ describeEachExpress('accessLog', (express) => {
     const line = await accessLine('slow-1');
     expect(line).toMatchObject({ route: '/slow/:ms', status: 200, level: 'warn', slow: true });
     expect(line.durationMs as number).toBeGreaterThanOrEqual(50);
+  });
+
+  it('carries context fields added during the request (redacted, never overriding access fields)', async () => {
+    await fetch(`${server.url}/who`, { headers: { 'X-Request-Id': 'ctx-1' } });
+    const line = await accessLine('ctx-1');
+    expect(line).toMatchObject({ route: '/who', userId: 'u-42', password: '[REDACTED]' });
   });
 
   it('skips health probes and /metrics by default', async () => {

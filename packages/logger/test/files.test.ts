@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { readdirSync, readlinkSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -135,6 +137,36 @@ describe('rotated files per stream', () => {
     expect(errors).toHaveLength(1);
     expect(errors[0]?.message).toMatch(/^@shipshape\/logger: logger failed: write after end/);
     expect(readStream(d, 'app').map((l) => l.message)).toEqual(['before']);
+  });
+});
+
+describe('await close() at the end of a script', () => {
+  it('keeps the process alive until every line is on disk (child process)', async () => {
+    const d = dir('script');
+    const entry = new URL('../dist/index.js', import.meta.url).href;
+    const script = `
+      import { createLogger } from ${JSON.stringify(entry)};
+      const logger = createLogger({ console: false, files: { dir: process.argv[1], maxSize: '16k', maxFiles: 500 } });
+      for (let i = 0; i < 5000; i++) logger.info('s', { i, pad: 'q'.repeat(100) });
+      await logger.close();
+      process.stdout.write('closed');
+    `;
+    const child = spawn(process.execPath, ['--input-type=module', '-e', script, d], {
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (c) => {
+      out += c;
+    });
+    child.stderr.on('data', (c) => {
+      err += c;
+    });
+    const [code] = await once(child, 'exit');
+    expect(err).toBe('');
+    expect(code).toBe(0);
+    expect(out).toBe('closed');
+    expect(sequence(readStream(d, 'app'), 's')).toEqual(Array.from({ length: 5000 }, (_, i) => i));
   });
 });
 

@@ -101,6 +101,37 @@ describe('createLogger: fields and formats', () => {
     expect(line).toContain('clean=x');
   });
 
+  it('pretty format renders access lines (which carry only their JSON) on one line too', async () => {
+    const out = await captureStdout(async () => {
+      const logger = createLogger({ format: 'pretty', colors: false });
+      const { accessLog } = await import('../src/index.js');
+      const middleware = accessLog(logger);
+      const { EventEmitter } = await import('node:events');
+      const req = Object.assign(new EventEmitter(), {
+        method: 'GET',
+        url: '/x?y=1',
+        originalUrl: '/x?y=1',
+        headers: { 'user-agent': 'evil\r\nFAKE' },
+        socket: { bytesWritten: 0, remoteAddress: '127.0.0.1' },
+      });
+      const res = Object.assign(new EventEmitter(), {
+        req,
+        statusCode: 200,
+        headersSent: true,
+        writableFinished: true,
+      });
+      middleware(req as never, res as never, () => {});
+      res.emit('close');
+      await logger.close();
+    });
+    expect(out).toHaveLength(1);
+    expect(out[0]).toMatch(
+      / INFO {2}request stream=access method=GET route=\/x status=200 /,
+    );
+    expect(out[0]).toContain('userAgent="evil\\r\\nFAKE"');
+    expect(out[0]?.split('\n')).toHaveLength(2);
+  });
+
   it('JSON output escapes control characters too (a message cannot forge a second line)', () => {
     const { logger, lines } = make();
     logger.info('a\nb\u001b[2J', { v: '\r\n' });
