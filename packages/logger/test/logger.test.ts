@@ -125,9 +125,7 @@ describe('createLogger: fields and formats', () => {
       await logger.close();
     });
     expect(out).toHaveLength(1);
-    expect(out[0]).toMatch(
-      / INFO {2}request stream=access method=GET route=\/x status=200 /,
-    );
+    expect(out[0]).toMatch(/ INFO {2}request stream=access method=GET route=\/x status=200 /);
     expect(out[0]).toContain('userAgent="evil\\r\\nFAKE"');
     expect(out[0]?.split('\n')).toHaveLength(2);
   });
