@@ -78,6 +78,13 @@ describeEachExpress('uploadGuard', (express) => {
     app.post('/fail-after', guard, (_req: Request, _res: Response, next: NextFunction) => {
       next(new Error('route failed after the upload'));
     });
+    app.post(
+      '/slow',
+      uploadGuard({ dir: join(dir, 'store'), logger, idleTimeoutMs: 300 }),
+      (_req: Request, res: Response) => {
+        res.json({ ok: true });
+      },
+    );
     app.use(errorHandler({ production: true }));
     server = await listen(app);
     // Warm up (lazy requires, the upload directory) before taking the fd baseline.
@@ -313,10 +320,31 @@ describeEachExpress('uploadGuard', (express) => {
     await expectBaseline(fdBaseline, join(dir, 'store'));
   });
 
-  it('logs upload_rejected without file contents', () => {
-    const event = logger.events('upload_rejected').at(-1);
-    expect(event?.meta).toMatchObject({ method: 'POST', path: '/upload' });
-    expect(JSON.stringify(event?.meta)).not.toContain('alpha,1');
+  it('a client that stalls mid-file gets 408 after idleTimeoutMs and its partial file is removed', async () => {
+    const head = multipart(BOUNDARY, [
+      { name: 'file', filename: 'slow.csv', type: 'text/csv', data: '' },
+    ]).subarray(0, -`\r\n--${BOUNDARY}--\r\n`.length);
+    const res = await rawRequest(
+      server.port,
+      requestHead('POST', '/slow', { 'Content-Type': multipartType }, 1024 * 1024),
+      // Head and 8 kB, then a 3 s pause the server must not wait out.
+      { chunks: [head, Buffer.alloc(8192, 'a'), Buffer.alloc(8192, 'a')], pauseMs: 3000 },
+    );
+    expectProblem(res, 408, 'UPLOAD_TIMEOUT');
+    expect(res?.elapsedMs).toBeLessThan(2500);
+    await expectBaseline(fdBaseline, join(dir, 'store'));
+  });
+
+  it('logs upload_rejected with reason and code, without file contents', () => {
+    const events = logger.events('upload_rejected');
+    expect(events.at(-1)?.meta).toMatchObject({
+      method: 'POST',
+      path: '/slow',
+      code: 'UPLOAD_TIMEOUT',
+      reason: 'upload_timeout',
+      status: 408,
+    });
+    for (const event of events) expect(JSON.stringify(event.meta)).not.toContain('alpha,1');
   });
 });
 
