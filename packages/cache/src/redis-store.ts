@@ -143,7 +143,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   const cooldownMs = checkPositiveNumber(where, 'cooldownMs', options.cooldownMs ?? 5000);
 
   const counters = new TierCounters('redis');
-  let hooks: StoreHooks = {};
+  const hooks: StoreHooks[] = [];
   let failures = 0;
   let openUntil = 0;
   let open = false;
@@ -185,7 +185,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       failures = 0;
       if (open) {
         open = false;
-        hooks.onStateChange?.('up', { tier: counters.tier });
+        for (const hook of hooks) hook.onStateChange?.('up', { tier: counters.tier });
       }
       return reply;
     } catch (error) {
@@ -195,7 +195,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
         if (!open) {
           open = true;
           openedAt = Date.now();
-          hooks.onStateChange?.('down', { tier: counters.tier, error });
+          for (const hook of hooks) hook.onStateChange?.('down', { tier: counters.tier, error });
         }
         openUntil = Date.now() + cooldownMs;
       }
@@ -219,7 +219,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       counters.tier = name;
     },
     attach(next) {
-      hooks = next;
+      hooks.push(next);
     },
     async get(key) {
       const text = asString(await send(['GET', prefix + key]));

@@ -88,7 +88,7 @@ export function tieredStore(
   let subscribed = false;
   let closed = false;
   let starting: Promise<void> | undefined;
-  let hooks: StoreHooks = {};
+  const hooks: StoreHooks[] = [];
 
   const onMessage = (message: string) => {
     let parsed: Invalidation;
@@ -111,7 +111,7 @@ export function tieredStore(
     onStateChange(state, detail) {
       // Invalidations sent while Redis was away never reached us.
       if (state === 'up') void l1.clear('');
-      hooks.onStateChange?.(state, detail);
+      for (const hook of hooks) hook.onStateChange?.(state, detail);
     },
   });
 
@@ -127,7 +127,7 @@ export function tieredStore(
       return subscribed;
     },
     attach(next) {
-      hooks = next;
+      hooks.push(next);
     },
     init() {
       starting ??= (async () => {

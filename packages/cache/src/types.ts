@@ -104,6 +104,7 @@ export interface CacheStore {
   /** Round trip to the backend, for health checks. */
   ping?(): Promise<void>;
   health?(): StoreHealth;
+  /** Adds a listener; a store shared by several caches informs each of them. */
   attach?(hooks: StoreHooks): void;
   stats(): readonly TierStats[];
   close?(): Promise<void>;

@@ -2,6 +2,7 @@ import { Registry } from 'prom-client';
 import { describe, expect, expectTypeOf, it } from 'vitest';
 import winston from 'winston';
 import { type CacheCheckOutcome, type CacheLogger, createCache, redisStore } from '../src/index.js';
+import { recordingLogger } from './helpers.js';
 
 /** The check function shape `@shipshape/health`'s `check(name, fn)` accepts (see its types.ts). */
 type HealthCheckFunction = (
@@ -76,6 +77,22 @@ describe('metrics and health', () => {
     expect(await broken.getOrSet('k', () => 'fallback')).toBe('fallback');
     await memory.close();
     expect(await memory.healthCheck()()).toMatchObject({ status: 'fail' });
+  });
+
+  it('a store shared by two caches reports its outage to both', async () => {
+    const store = redisStore({
+      client: { sendCommand: () => Promise.reject(new Error('connection refused')) },
+      failureThreshold: 1,
+    });
+    const loggers = [recordingLogger(), recordingLogger()];
+    const caches = loggers.map((logger, i) => createCache({ name: `shared-${i}`, store, logger }));
+    await caches[1]?.get('k'); // only the last cache calls the store; the first learns through its hook
+    for (const [i, cache] of caches.entries()) {
+      expect(cache.stats().degraded, cache.name).toBe(true);
+      expect(
+        loggers[i]?.lines.filter((l) => l.meta?.code === 'SHIPSHAPE_CACHE_DEGRADED'),
+      ).toHaveLength(1);
+    }
   });
 
   it('types fit the sibling contracts: health check function and a winston logger', () => {
