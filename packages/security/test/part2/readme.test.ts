@@ -6,7 +6,9 @@ import { afterAll, describe, expect, it } from 'vitest';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const packageDir = join(here, '..', '..');
-const tmp = join(here, `.readme-${process.pid}`);
+// Under coverage/ (ignored by git and Biome) so a run in progress never leaves lintable or
+// committable files in the source tree.
+const tmp = join(packageDir, 'coverage', `.readme-part2-${process.pid}`);
 
 async function part2Blocks(): Promise<string[]> {
   const readme = await readFile(join(packageDir, 'README.md'), 'utf8');
@@ -31,7 +33,7 @@ describe('README (part 2) code samples', () => {
       const file = join(tmp, `block-${i}.ts`);
       await writeFile(
         file,
-        `${code.replaceAll("'@shipshape/security'", "'../../../src/index.js'")}\nexport {};\n`,
+        `${code.replaceAll("'@shipshape/security'", "'../../src/index.js'")}\nexport {};\n`,
       );
       files.push(file);
     }
