@@ -102,6 +102,19 @@ function parseCookies(header: string | undefined): Record<string, string> {
   return out;
 }
 
+/**
+ * csrf-csrf reads `req.cookies`. Without cookie-parser, hand it a view of the request with the
+ * cookies parsed instead of setting `req.cookies`: a cookie-parser mounted later would see the
+ * property and skip its own parsing (and signed cookies).
+ */
+function cookieView(req: Request): Request {
+  const existing = (req as Request & { cookies?: unknown }).cookies;
+  if (existing !== null && typeof existing === 'object') return req;
+  const view = Object.create(req) as Request & { cookies: Record<string, string> };
+  view.cookies = parseCookies(req.headers.cookie);
+  return view;
+}
+
 function digestEqual(a: string, b: string): boolean {
   const da = createHash('sha256').update(a).digest();
   const db = createHash('sha256').update(b).digest();
@@ -241,8 +254,10 @@ export function csrf(options: CsrfOptions = {}): CsrfMiddleware {
   /** Constant-time check of the double-submit token; csrf-csrf's own check runs only after it passed. */
   const validToken = (req: Request): boolean => {
     if (!token) return false;
-    const cookies = (req as Request & { cookies?: Record<string, unknown> }).cookies ?? {};
-    const fromCookie = cookies[token.cookieName];
+    const view = cookieView(req);
+    const fromCookie = (view as Request & { cookies: Record<string, unknown> }).cookies[
+      token.cookieName
+    ];
     const fromRequest = tokenFromRequest(req);
     if (typeof fromCookie !== 'string' || typeof fromRequest !== 'string') return false;
     if (fromCookie === '' || !digestEqual(fromCookie, fromRequest)) return false;
@@ -267,7 +282,7 @@ export function csrf(options: CsrfOptions = {}): CsrfMiddleware {
     }
     if (!ok) return false;
     try {
-      return token.lib.validateRequest(req);
+      return token.lib.validateRequest(view);
     } catch {
       return false;
     }
@@ -326,11 +341,9 @@ export function csrf(options: CsrfOptions = {}): CsrfMiddleware {
     res.vary('Sec-Fetch-Site');
     res.vary('Origin');
     if (token) {
-      const r = req as Request & { cookies?: Record<string, string> };
-      if (r.cookies === undefined || r.cookies === null)
-        r.cookies = parseCookies(req.headers.cookie);
       const lib = token.lib;
-      req.csrfToken = (generateOptions) => lib.generateCsrfToken(req, res, generateOptions);
+      req.csrfToken = (generateOptions) =>
+        lib.generateCsrfToken(cookieView(req), res, generateOptions);
     }
     if (SAFE_METHODS.has(req.method) || skip?.(req)) {
       next();

@@ -1,4 +1,4 @@
-import type { Request } from 'express';
+import type { Request, RequestHandler } from 'express';
 import { describe, expect, it } from 'vitest';
 import {
   describeEachExpress,
@@ -278,6 +278,47 @@ describeEachExpress('csrf (Fetch Metadata / Origin, Go CrossOriginProtection)', 
         await current.close();
       }
     });
+  });
+
+  it('leaves req.cookies alone (for a later cookie-parser) and uses it when an earlier one set it', async () => {
+    const app = express();
+    app.use('/pre', (req, _res, next) => {
+      // what cookie-parser would do
+      (req as Request & { cookies?: Record<string, string> }).cookies = Object.fromEntries(
+        String(req.headers.cookie ?? '')
+          .split(';')
+          .filter((p) => p.includes('='))
+          .map((p) => [p.slice(0, p.indexOf('=')).trim(), p.slice(p.indexOf('=') + 1).trim()]),
+      );
+      next();
+    });
+    app.use(csrf({ token: 'always', secret: SECRET, sessionId }));
+    app.get('/token', (req, res) => {
+      res.json({ token: req.csrfToken?.() });
+    });
+    const report: RequestHandler = (req, res) => {
+      res.json({ cookiesSet: (req as Request & { cookies?: unknown }).cookies !== undefined });
+    };
+    app.post('/plain', report);
+    app.post('/pre/x', report);
+    const server = await listen(app);
+    try {
+      const { token, cookie } = await issue(server.url, 'sc');
+      const headers = { 'x-session-id': 'sc', cookie, 'x-csrf-token': token };
+      const plain = await send(`${server.url}/plain`, { method: 'POST', headers });
+      expect(plain.status).toBe(200);
+      expect(plain.json()).toEqual({ cookiesSet: false });
+      const pre = await send(`${server.url}/pre/x`, { method: 'POST', headers });
+      expect(pre.status).toBe(200);
+      expect(pre.json()).toEqual({ cookiesSet: true });
+      const preBad = await send(`${server.url}/pre/x`, {
+        method: 'POST',
+        headers: { ...headers, 'x-csrf-token': 'x.y' },
+      });
+      expect(preBad.status).toBe(403);
+    } finally {
+      await server.close();
+    }
   });
 
   it("token: 'always' requires the token on same-origin browser requests too", async () => {
