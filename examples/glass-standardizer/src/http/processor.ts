@@ -1,0 +1,125 @@
+import type { Lifecycle } from '@shipshape/lifecycle';
+import { type ProcessOptions, processDataset } from '../pipeline.js';
+import type { DatasetRecord, GlassStorage } from '../types.js';
+import type { GlassMetrics } from './metrics.js';
+
+interface ProcessorLogger {
+  info(message: string, meta?: Record<string, unknown>): unknown;
+  error(message: string, meta?: Record<string, unknown>): unknown;
+}
+
+export interface ProcessorOptions {
+  readonly storage: GlassStorage;
+  readonly lifecycle: Lifecycle | undefined;
+  readonly logger: ProcessorLogger;
+  readonly metrics: GlassMetrics;
+  readonly processOptions: ProcessOptions;
+  /** Called whenever a dataset's stored results change (to drop cached analytics). */
+  readonly onChange: (datasetId: string) => Promise<unknown>;
+}
+
+export interface Processor {
+  /** Queues a dataset whose upload is stored; processing runs in the background, one at a time. */
+  enqueue(datasetId: string): void;
+  /** Queues every dataset left queued, processing or interrupted by an earlier run. */
+  resume(): Promise<string[]>;
+  /** Resolves when the queue is empty (tests and shutdown reports). */
+  idle(): Promise<void>;
+  /** Ids waiting or running. */
+  pending(): readonly string[];
+}
+
+/**
+ * Runs dataset processing in the background, tracked by the lifecycle: a shutdown waits for the
+ * running dataset (or aborts it at the drain deadline, leaving it `interrupted`); nothing new starts
+ * once draining began, and whatever is left is picked up by `resume()` at the next start.
+ */
+export function createProcessor(options: ProcessorOptions): Processor {
+  const { storage, lifecycle, logger, metrics } = options;
+  const queue: string[] = [];
+  let running: string | undefined;
+  let idleWaiters: (() => void)[] = [];
+
+  const accepting = () =>
+    !lifecycle || lifecycle.state === 'starting' || lifecycle.state === 'ready';
+
+  async function runOne(datasetId: string, signal: AbortSignal | undefined): Promise<void> {
+    const dataset = await storage.getDataset(datasetId);
+    if (!dataset?.uploadPath) return;
+    const started = performance.now();
+    let finished: DatasetRecord | undefined;
+    try {
+      finished = await processDataset(
+        { datasetId, input: dataset.uploadPath },
+        storage,
+        options.processOptions,
+        signal ? { signal } : {},
+      );
+    } catch (error) {
+      logger.error('dataset processing failed', { datasetId, error });
+      await storage.updateDataset(datasetId, {
+        status: 'failed',
+        error: (error as Error).message,
+      });
+    }
+    const status = finished?.status ?? 'failed';
+    metrics.datasets.inc({ status });
+    metrics.duration.observe({ status }, (performance.now() - started) / 1000);
+    if (finished?.counts) metrics.rows.inc(finished.counts.rowsRead);
+    if (finished?.quality) metrics.qualityErrors.inc(finished.quality.summary.errors);
+    logger.info('dataset processed', {
+      datasetId,
+      status,
+      rows: finished?.counts?.rowsRead,
+      durationMs: Math.round(performance.now() - started),
+    });
+    await options.onChange(datasetId);
+  }
+
+  async function drain(): Promise<void> {
+    while (queue.length > 0 && accepting()) {
+      const next = queue.shift() as string;
+      running = next;
+      try {
+        if (lifecycle) await lifecycle.task(`dataset ${next}`, (signal) => runOne(next, signal));
+        else await runOne(next, undefined);
+      } catch (error) {
+        logger.error('dataset job failed', { datasetId: next, error });
+      } finally {
+        running = undefined;
+      }
+    }
+    const waiters = idleWaiters;
+    idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  let loop: Promise<void> | undefined;
+  const kick = () => {
+    loop ??= drain().finally(() => {
+      loop = undefined;
+      if (queue.length > 0 && accepting()) kick();
+    });
+  };
+
+  return {
+    enqueue(datasetId) {
+      if (queue.includes(datasetId) || running === datasetId) return;
+      queue.push(datasetId);
+      kick();
+    },
+    async resume() {
+      const left = await storage.listDatasetsByStatus(['queued', 'processing', 'interrupted']);
+      const ids = left.filter((d) => d.uploadPath).map((d) => d.id);
+      for (const id of ids) this.enqueue(id);
+      return ids;
+    },
+    idle() {
+      if (!loop && queue.length === 0) return Promise.resolve();
+      return new Promise<void>((resolve) => idleWaiters.push(resolve));
+    },
+    pending() {
+      return running ? [running, ...queue] : [...queue];
+    },
+  };
+}

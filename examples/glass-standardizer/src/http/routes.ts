@@ -1,0 +1,302 @@
+import { unlink } from 'node:fs/promises';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import type { Cache } from '@shipshape/cache';
+import { cacheResponse } from '@shipshape/cache';
+import {
+  type RateLimitMiddleware,
+  SecurityError,
+  type SecurityLogger,
+  uploadedFiles,
+  uploadGuard,
+  validate,
+  validated,
+} from '@shipshape/security';
+import { type Request, type Response, Router } from 'express';
+import Joi from 'joi';
+import { antibiogram, GROUP_BY_VALUES, resistance } from '../domain/analytics.js';
+import { isolatesCsv, risCsv, sampleCsv } from '../io/csv-writer.js';
+import type { DatasetRecord, GlassStorage, InputFormat } from '../types.js';
+import type { Processor } from './processor.js';
+
+export interface RoutesOptions {
+  readonly storage: GlassStorage;
+  readonly processor: Processor;
+  readonly cache: Cache;
+  readonly uploadDir: string;
+  readonly uploadMaxBytes: number;
+  readonly minIsolates: number;
+  readonly uploadLimiter: RateLimitMiddleware;
+  readonly logger: SecurityLogger;
+}
+
+export const datasetTag = (id: string) => `dataset:${id}`;
+
+const idParams = Joi.object({ id: Joi.string().uuid().required() });
+
+const uploadFields = Joi.object({
+  country: Joi.string()
+    .trim()
+    .uppercase()
+    .pattern(/^[A-Z]{3}$/)
+    .required()
+    .messages({ 'string.pattern.base': '"country" must be an ISO 3166 alpha-3 code such as KEN' }),
+  year: Joi.number().integer().min(1990).max(2100).required(),
+  batchId: Joi.string()
+    .trim()
+    .pattern(/^[A-Za-z0-9._-]{1,64}$/)
+    .required()
+    .messages({ 'string.pattern.base': '"batchId" must be 1-64 letters, digits, ".", "_" or "-"' }),
+  dateFormat: Joi.string().uppercase().valid('DMY', 'MDY', 'YMD'),
+});
+
+const pageQuery = Joi.object({
+  limit: Joi.number().integer().min(1).max(100).default(20),
+  offset: Joi.number().integer().min(0).default(0),
+});
+
+const code = Joi.string()
+  .trim()
+  .uppercase()
+  .pattern(/^[A-Z0-9_]{2,12}$/);
+const resistanceQuery = Joi.object({
+  pathogen: code,
+  antibiotic: code,
+  specimen: code,
+  groupBy: Joi.string().valid(...GROUP_BY_VALUES),
+  firstIsolate: Joi.string().valid('episode', 'glass', 'all'),
+  ci: Joi.string().valid('wilson', 'clopper-pearson'),
+  minimum: Joi.number().integer().min(1).max(100_000),
+});
+const antibiogramQuery = Joi.object({
+  specimen: code,
+  firstIsolate: Joi.string().valid('episode', 'glass', 'all'),
+  ci: Joi.string().valid('wilson', 'clopper-pearson'),
+  minimum: Joi.number().integer().min(1).max(100_000),
+});
+
+function summary(dataset: DatasetRecord) {
+  return {
+    id: dataset.id,
+    status: dataset.status,
+    progress: dataset.progress,
+    country: dataset.country,
+    year: dataset.year,
+    batchId: dataset.batchId,
+    format: dataset.format,
+    dateFormat: dataset.dateFormat,
+    filename: dataset.filename,
+    createdAt: dataset.createdAt,
+    updatedAt: dataset.updatedAt,
+    startedAt: dataset.startedAt,
+    finishedAt: dataset.finishedAt,
+    error: dataset.error,
+    counts: dataset.counts,
+    quality: dataset.quality
+      ? { ...dataset.quality.summary, blocking: dataset.quality.blocking }
+      : null,
+    antibiotics: dataset.antibiotics,
+    links: links(dataset.id),
+  };
+}
+
+function links(id: string) {
+  const self = `/api/datasets/${id}`;
+  return {
+    self,
+    quality: `${self}/quality`,
+    isolates: `${self}/isolates.csv`,
+    ris: `${self}/glass/ris.csv`,
+    sample: `${self}/glass/sample.csv`,
+    resistance: `${self}/resistance`,
+    antibiogram: `${self}/antibiogram`,
+  };
+}
+
+const notFoundError = (id: string) =>
+  new SecurityError({ status: 404, code: 'DATASET_NOT_FOUND', detail: `no dataset with id ${id}` });
+
+const notDone = (dataset: DatasetRecord) =>
+  new SecurityError({
+    status: 409,
+    code: 'DATASET_NOT_READY',
+    detail: `dataset ${dataset.id} is ${dataset.status}${dataset.status === 'failed' ? `: ${dataset.error}` : ''}; results exist once it is done`,
+  });
+
+async function csvResponse(
+  res: Response,
+  filename: string,
+  lines: Iterable<string> | AsyncIterable<string>,
+) {
+  res.status(200);
+  res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+  res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);
+  await pipeline(Readable.from(lines), res);
+}
+
+/** The dataset API (issue 10): uploads, status, quality, GLASS exports and analytics. */
+export function datasetsRouter(options: RoutesOptions): Router {
+  const { storage, processor, cache } = options;
+  const router = Router();
+
+  async function loadDataset(req: Request): Promise<DatasetRecord> {
+    const { id } = validated<{ params: { id: string } }>(req).params;
+    const dataset = await storage.getDataset(id);
+    if (!dataset) throw notFoundError(id);
+    return dataset;
+  }
+  async function loadDone(req: Request): Promise<DatasetRecord> {
+    const dataset = await loadDataset(req);
+    if (dataset.status !== 'done') throw notDone(dataset);
+    return dataset;
+  }
+
+  router.post(
+    '/',
+    options.uploadLimiter,
+    uploadGuard({
+      dir: options.uploadDir,
+      types: ['csv', 'xlsx'],
+      maxFileSize: options.uploadMaxBytes,
+      maxFiles: 1,
+      minFiles: 1,
+      fileFields: ['file'],
+      logger: options.logger,
+    }),
+    validate({ body: uploadFields }, { logger: options.logger }),
+    async (req, res) => {
+      const [file] = uploadedFiles(req);
+      if (!file)
+        throw new SecurityError({
+          status: 400,
+          code: 'FILE_REQUIRED',
+          detail: 'a "file" part is required',
+        });
+      const body = validated<{
+        body: {
+          country: string;
+          year: number;
+          batchId: string;
+          dateFormat?: 'DMY' | 'MDY' | 'YMD';
+        };
+      }>(req).body;
+      file.keep();
+      const dataset = await storage.createDataset({
+        country: body.country,
+        year: body.year,
+        batchId: body.batchId,
+        format: (file.extension === '.xlsx' ? 'xlsx' : 'csv') satisfies InputFormat,
+        dateFormat: body.dateFormat ?? null,
+        filename: file.name,
+        uploadPath: file.path,
+      });
+      processor.enqueue(dataset.id);
+      res.status(202).location(`/api/datasets/${dataset.id}`).json(summary(dataset));
+    },
+  );
+
+  router.get('/', validate({ query: pageQuery }), async (req, res) => {
+    const { limit, offset } = validated<{ query: { limit: number; offset: number } }>(req).query;
+    const page = await storage.listDatasets({ limit, offset });
+    res.json({ items: page.items.map(summary), total: page.total, limit, offset });
+  });
+
+  router.get('/:id', validate({ params: idParams }), async (req, res) => {
+    res.json(summary(await loadDataset(req)));
+  });
+
+  router.delete('/:id', validate({ params: idParams }), async (req, res) => {
+    const dataset = await loadDataset(req);
+    if (processor.pending().includes(dataset.id))
+      throw new SecurityError({
+        status: 409,
+        code: 'DATASET_BUSY',
+        detail: `dataset ${dataset.id} is ${dataset.status}; delete it once processing has ended`,
+      });
+    await storage.deleteDataset(dataset.id);
+    if (dataset.uploadPath) await unlink(dataset.uploadPath).catch(() => undefined);
+    await cache.invalidateTag(datasetTag(dataset.id));
+    res.status(204).end();
+  });
+
+  router.get('/:id/quality', validate({ params: idParams }), async (req, res) => {
+    const dataset = await loadDone(req);
+    res.json({ id: dataset.id, status: dataset.status, ...dataset.quality });
+  });
+
+  router.get('/:id/isolates.csv', validate({ params: idParams }), async (req, res) => {
+    const dataset = await loadDone(req);
+    await csvResponse(res, `isolates-${dataset.id}.csv`, isolatesCsv(storage, dataset));
+  });
+
+  router.get('/:id/glass/ris.csv', validate({ params: idParams }), async (req, res) => {
+    const dataset = await loadDone(req);
+    if (dataset.quality?.blocking)
+      throw new SecurityError({
+        status: 409,
+        code: 'QUALITY_ERRORS',
+        detail: `dataset ${dataset.id} has ${dataset.quality.summary.errors} quality ERROR(s); fix them (see ${links(dataset.id).quality}) before exporting GLASS RIS`,
+      });
+    await csvResponse(res, `glass_ris-${dataset.id}.csv`, risCsv(dataset));
+  });
+
+  router.get('/:id/glass/sample.csv', validate({ params: idParams }), async (req, res) => {
+    const dataset = await loadDone(req);
+    if (!dataset.sample || dataset.sample.length === 0)
+      throw new SecurityError({
+        status: 404,
+        code: 'NO_SAMPLE_FILE',
+        detail: `dataset ${dataset.id} has no culture-negative ("no growth") rows, so it has no GLASS SAMPLE file`,
+      });
+    await csvResponse(res, `glass_sample-${dataset.id}.csv`, sampleCsv(dataset));
+  });
+
+  const responseCache = cacheResponse({
+    cache,
+    ttl: 10 * 60_000,
+    tags: (req) => [datasetTag(String(req.params.id))],
+  });
+  // Analytics of a finished dataset only change when it is re-processed or deleted (both drop the
+  // cached copies by tag): clients may keep them but must revalidate, which the strong ETag makes
+  // cheap. This replaces the API-wide `no-store` that would also keep them out of the server cache.
+  const analyticsCache = [
+    function revalidate(_req: Request, res: Response, next: () => void) {
+      res.setHeader('Cache-Control', 'max-age=0, must-revalidate');
+      next();
+    },
+    responseCache,
+  ];
+
+  router.get(
+    '/:id/resistance',
+    validate({ params: idParams, query: resistanceQuery }),
+    ...analyticsCache,
+    async (req, res) => {
+      const dataset = await loadDone(req);
+      const query = validated<{ query: Record<string, unknown> }>(req).query;
+      const rows = await resistance(storage, dataset.id, dataset.antibiotics, {
+        minimum: options.minIsolates,
+        ...query,
+      });
+      res.json({ id: dataset.id, query: { minimum: options.minIsolates, ...query }, rows });
+    },
+  );
+
+  router.get(
+    '/:id/antibiogram',
+    validate({ params: idParams, query: antibiogramQuery }),
+    ...analyticsCache,
+    async (req, res) => {
+      const dataset = await loadDone(req);
+      const query = validated<{ query: Record<string, unknown> }>(req).query;
+      res.json(
+        await antibiogram(storage, dataset.id, dataset.antibiotics, {
+          minimum: options.minIsolates,
+          ...query,
+        }),
+      );
+    },
+  );
+
+  return router;
+}
