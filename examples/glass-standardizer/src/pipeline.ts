@@ -43,6 +43,7 @@ import type {
   DatasetRecord,
   DateFormat,
   FirstIsolateFlag,
+  FirstIsolateKey,
   GlassStorage,
   InputFormat,
   IsolateRecord,
@@ -781,14 +782,34 @@ async function run(
   });
   await storage.updateDataset(dataset.id, { progress: 90 });
 
-  // First isolates, in storage order (patient, pathogen, date, row): flat memory.
+  // First isolates, in storage order (patient, pathogen, date, row): flat memory. The RIS is
+  // aggregated in the same pass from GLASS-rule first isolates.
+  const ris = new RisAggregator(panels, request);
+  let outOfYear = 0;
   const firsts = await markFirstIsolates(
     storage,
     dataset.id,
     config.episodeDays,
     placeholders,
     checkAbort,
+    (key) => {
+      if (key.year !== dataset.year) {
+        outOfYear++;
+        return;
+      }
+      if (!ris.accepts(key.specimen, key.pathogen)) return;
+      ris.add({ ...key, results: JSON.parse(key.resultsJson) as Record<string, ResultCode> });
+    },
   );
+  if (outOfYear > 0) {
+    q.addCount(
+      10,
+      'WARN',
+      'OUTSIDE_YEAR',
+      `first isolates dated outside ${dataset.year} (excluded from RIS)`,
+      outOfYear,
+    );
+  }
   counts.firstIsolatesGlass = firsts.glass;
   counts.firstIsolatesEpisode = firsts.episode;
   q.addCount(
@@ -811,24 +832,6 @@ async function run(
     phase: 'outputs',
   });
 
-  const ris = new RisAggregator(panels, request);
-  let outOfYear = 0;
-  for await (const isolate of storage.iterateIsolates(dataset.id, { firstIsolate: 'glass' })) {
-    if (isolate.year !== dataset.year) {
-      outOfYear++;
-      continue;
-    }
-    ris.add(isolate);
-  }
-  if (outOfYear > 0) {
-    q.addCount(
-      10,
-      'WARN',
-      'OUTSIDE_YEAR',
-      `first isolates dated outside ${dataset.year} (excluded from RIS)`,
-      outOfYear,
-    );
-  }
   const risRows = ris.rows();
   for (const v of checkRis(risRows, request, panels)) {
     q.add(v.rule, 'ERROR', RIS_RULE_CODES[v.rule], RULE_MESSAGES[v.rule], v.index + 2, v.value);
@@ -874,6 +877,7 @@ export async function markFirstIsolates(
   episodeDays: number,
   placeholders: ReadonlySet<string>,
   checkAbort: () => void = () => undefined,
+  onGlassFirst: (key: FirstIsolateKey) => void = () => undefined,
 ): Promise<{ glass: number; episode: number; noPatient: number }> {
   let group = '';
   let seenSpecimenYear = new Set<string>();
@@ -900,7 +904,10 @@ export async function markFirstIsolates(
     if (isGlass) seenSpecimenYear.add(sy);
     const isEpisode = lastCounted === undefined || key.dateDays - lastCounted > episodeDays;
     if (isEpisode) lastCounted = key.dateDays;
-    if (isGlass) glass++;
+    if (isGlass) {
+      glass++;
+      onGlassFirst(key);
+    }
     if (isEpisode) episode++;
     if (isGlass || isEpisode)
       pending.push({ isolateId: key.isolateId, glass: isGlass, episode: isEpisode });

@@ -163,6 +163,11 @@ export interface FirstIsolateKey {
   readonly specimen: string;
   readonly dateDays: number;
   readonly year: number;
+  readonly sex: string;
+  readonly origin: string;
+  readonly ageGroup: string;
+  /** The results as stored (JSON text), parsed only for isolates that reach the RIS. */
+  readonly resultsJson: string;
 }
 
 export interface FirstIsolateFlag {

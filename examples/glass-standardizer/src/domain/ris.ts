@@ -1,4 +1,4 @@
-import type { IsolateRecord, ResultCode, RisRow, SampleRow } from '../types.js';
+import type { ResultCode, RisRow, SampleRow } from '../types.js';
 import type { PanelDef } from './reference.js';
 
 export type RisCount =
@@ -58,13 +58,36 @@ export interface RisRequest {
   readonly batchId: string;
 }
 
-type Counts = Record<RisCount, number>;
+/** What the aggregator needs of an isolate; an `IsolateRecord` satisfies it. */
+export interface RisInput {
+  readonly specimen: string;
+  readonly pathogen: string;
+  readonly sex: string;
+  readonly origin: string;
+  readonly ageGroup: string;
+  readonly results: Readonly<Record<string, ResultCode>>;
+}
+
+const COUNT_INDEX: Record<RisCount, number> = {
+  RESISTANT: 0,
+  INTERMEDIATE: 1,
+  NONSUSCEPTIBLE: 2,
+  SUSCEPTIBLE: 3,
+  UNKNOWN_NO_AST: 4,
+  UNKNOWN_NO_BREAKPOINTS: 5,
+};
+
+interface Stratum {
+  readonly antibiotics: readonly string[];
+  /** Six counts per panel antibiotic, in RIS_COUNTS order. */
+  readonly counts: Int32Array;
+}
 
 /** Aggregates first isolates (GLASS rule) into RIS rows. Memory is bounded by the strata. */
 export class RisAggregator {
   readonly #panels: PanelIndex;
   readonly #request: RisRequest;
-  readonly #cells = new Map<string, Counts>();
+  readonly #strata = new Map<string, Stratum>();
   included = 0;
 
   constructor(panels: PanelIndex, request: RisRequest) {
@@ -72,59 +95,58 @@ export class RisAggregator {
     this.#request = request;
   }
 
+  /** Whether the specimen–pathogen pair has a panel (else the isolate is not in the RIS). */
+  accepts(specimen: string, pathogen: string): boolean {
+    return this.#panels.has(`${specimen}|${pathogen}`);
+  }
+
   /** Adds an isolate; returns false when its specimen–pathogen pair has no panel. */
-  add(isolate: IsolateRecord): boolean {
+  add(isolate: RisInput): boolean {
     const antibiotics = this.#panels.get(`${isolate.specimen}|${isolate.pathogen}`);
     if (!antibiotics) return false;
     this.included++;
-    const stratum = [
-      isolate.specimen,
-      isolate.pathogen,
-      isolate.sex,
-      isolate.origin,
-      isolate.ageGroup,
-    ];
-    for (const antibiotic of antibiotics) {
-      const key = [...stratum, antibiotic].join('|');
-      let counts = this.#cells.get(key);
-      if (!counts) {
-        counts = {
-          RESISTANT: 0,
-          INTERMEDIATE: 0,
-          NONSUSCEPTIBLE: 0,
-          SUSCEPTIBLE: 0,
-          UNKNOWN_NO_AST: 0,
-          UNKNOWN_NO_BREAKPOINTS: 0,
-        };
-        this.#cells.set(key, counts);
-      }
-      counts[risCountFor(isolate.results[antibiotic])]++;
+    const key = `${isolate.specimen}|${isolate.pathogen}|${isolate.sex}|${isolate.origin}|${isolate.ageGroup}`;
+    let stratum = this.#strata.get(key);
+    if (!stratum) {
+      stratum = { antibiotics, counts: new Int32Array(antibiotics.length * 6) };
+      this.#strata.set(key, stratum);
+    }
+    for (let a = 0; a < antibiotics.length; a++) {
+      const count = risCountFor(isolate.results[antibiotics[a] as string]);
+      (stratum.counts[a * 6 + COUNT_INDEX[count]] as number)++;
     }
     return true;
   }
 
   rows(): RisRow[] {
     const rows: RisRow[] = [];
-    for (const [key, counts] of this.#cells) {
-      const [SPECIMEN, PATHOGEN, GENDER, ORIGIN, AGEGROUP, ANTIBIOTIC] = key.split('|') as [
-        string,
+    for (const [key, stratum] of this.#strata) {
+      const [SPECIMEN, PATHOGEN, GENDER, ORIGIN, AGEGROUP] = key.split('|') as [
         string,
         string,
         string,
         string,
         string,
       ];
-      rows.push({
-        COUNTRY: this.#request.country,
-        YEAR: this.#request.year,
-        SPECIMEN,
-        PATHOGEN,
-        GENDER,
-        ORIGIN,
-        AGEGROUP,
-        ANTIBIOTIC,
-        ...counts,
-        BATCHID: this.#request.batchId,
+      stratum.antibiotics.forEach((ANTIBIOTIC, a) => {
+        const c = stratum.counts;
+        rows.push({
+          COUNTRY: this.#request.country,
+          YEAR: this.#request.year,
+          SPECIMEN,
+          PATHOGEN,
+          GENDER,
+          ORIGIN,
+          AGEGROUP,
+          ANTIBIOTIC,
+          RESISTANT: c[a * 6] as number,
+          INTERMEDIATE: c[a * 6 + 1] as number,
+          NONSUSCEPTIBLE: c[a * 6 + 2] as number,
+          SUSCEPTIBLE: c[a * 6 + 3] as number,
+          UNKNOWN_NO_AST: c[a * 6 + 4] as number,
+          UNKNOWN_NO_BREAKPOINTS: c[a * 6 + 5] as number,
+          BATCHID: this.#request.batchId,
+        });
       });
     }
     return rows.sort(compareRis);

@@ -220,5 +220,12 @@ export function toKey(r: Row): FirstIsolateKey {
     specimen: String(r.specimen),
     dateDays: Number(r.date_days),
     year: Number(r.year),
+    sex: String(r.sex),
+    origin: String(r.origin),
+    ageGroup: String(r.age_group),
+    resultsJson: String(r.results),
   };
 }
+
+export const KEY_COLUMNS =
+  'isolate_id, source_row, patient_id, pathogen, specimen, date_days, year, sex, origin, age_group, results';

@@ -14,6 +14,7 @@ import {
   datasetToRow,
   ISOLATE_COLUMNS,
   isolateToValues,
+  KEY_COLUMNS,
   newDatasetRow,
   PATCH_COLUMNS,
   patchValue,
@@ -248,7 +249,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): GlassSto
       }
     },
     async *iterateFirstIsolateKeys(datasetId: string, pageSize = 5000) {
-      const cols = 'isolate_id, source_row, patient_id, pathogen, specimen, date_days, year';
+      const cols = KEY_COLUMNS;
       const order = 'ORDER BY patient_id, pathogen, date_days, source_row';
       let { rows } = await pool.query(
         `SELECT ${cols} FROM ${t('isolates')} WHERE dataset_id = $1 AND date_days IS NOT NULL ${order} LIMIT $2`,

@@ -16,6 +16,7 @@ import {
   datasetToRow,
   ISOLATE_COLUMNS,
   isolateToValues,
+  KEY_COLUMNS,
   newDatasetRow,
   PATCH_COLUMNS,
   patchValue,
@@ -222,12 +223,12 @@ export function createSqliteStorage(options: SqliteStorageOptions): GlassStorage
     },
     async *iterateFirstIsolateKeys(datasetId: string, pageSize = 5000) {
       const first = open().prepare(
-        `SELECT isolate_id, source_row, patient_id, pathogen, specimen, date_days, year FROM isolates
+        `SELECT ${KEY_COLUMNS} FROM isolates
          WHERE dataset_id = ? AND date_days IS NOT NULL
          ORDER BY patient_id, pathogen, date_days, source_row LIMIT ?`,
       );
       const next = open().prepare(
-        `SELECT isolate_id, source_row, patient_id, pathogen, specimen, date_days, year FROM isolates
+        `SELECT ${KEY_COLUMNS} FROM isolates
          WHERE dataset_id = ? AND date_days IS NOT NULL
            AND (patient_id, pathogen, date_days, source_row) > (?, ?, ?, ?)
          ORDER BY patient_id, pathogen, date_days, source_row LIMIT ?`,
