@@ -218,6 +218,50 @@ describe('shipshape-config (built dist/cli.js, child process)', { timeout: 120_0
   });
 });
 
+describe('import', { timeout: 120_000 }, () => {
+  it('has no side effects: no timers or handles, no warnings, process.env untouched', async () => {
+    const dir = tempDir({
+      'import.mjs': `const before = JSON.stringify(process.env);\nconst count = () => ['SIGTERM', 'SIGINT', 'exit', 'uncaughtException'].map((e) => process.listenerCount(e));\nconst listenersBefore = count();\nawait import('${distIndex}');\n// let the module loader finish closing its own file handles\nawait new Promise((r) => setTimeout(r, 20));\nconsole.log(JSON.stringify({ resources: process.getActiveResourcesInfo(), signals: [listenersBefore, count()], envSame: JSON.stringify(process.env) === before }));\n`,
+    });
+    const result = await new Promise<Run>((resolve) => {
+      execFile(
+        process.execPath,
+        [join(dir, 'import.mjs')],
+        { env: { PATH: process.env.PATH ?? '' }, timeout: 60_000 },
+        (error, stdout, stderr) =>
+          resolve({
+            code: error ? (typeof error.code === 'number' ? error.code : null) : 0,
+            stdout,
+            stderr,
+          }),
+      );
+    });
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    const report = JSON.parse(result.stdout) as {
+      resources: string[];
+      signals: [number[], number[]];
+      envSame: boolean;
+    };
+    // Long-lived work an import must never start (the loader's own short fs requests are ignored).
+    const longLived = [
+      'Timeout',
+      'Immediate',
+      'TCPWrap',
+      'TCPServerWrap',
+      'SignalWrap',
+      'ProcessWrap',
+      'FSEventWrap',
+      'StatWatcher',
+      'UDPWrap',
+    ];
+    expect(report.resources.filter((r) => longLived.includes(r))).toEqual([]);
+    // Node itself listens on 'exit' for top-level await; the import must add nothing.
+    expect(report.signals[1]).toEqual(report.signals[0]);
+    expect(report.envSame).toBe(true);
+  });
+});
+
 describe('loadConfigOrExit in a real process', { timeout: 120_000 }, () => {
   it('prints the report to stderr and exits 78', async () => {
     const dir = tempDir({
