@@ -17,6 +17,7 @@ export class ConnectionTracker {
   private closing = false;
   private inFlightCount = 0;
   private drainedCount = 0;
+  private accepted = 0;
   private readonly server: Server;
   private readonly onChange: () => void;
 
@@ -47,6 +48,7 @@ export class ConnectionTracker {
   }
 
   private readonly handleConnection = (socket: Socket): void => {
+    this.accepted++;
     this.track(socket);
   };
 
@@ -86,11 +88,12 @@ export class ConnectionTracker {
    * Step 3 of the shutdown. From now on every response not yet started gets `Connection: close`.
    * The listener is closed and idle sockets destroyed only after poll phases have run
    * (`setImmediate`), so that what the kernel already holds is served, not reset:
-   * 1. after one poll phase, connections waiting in the accept queue have been accepted and
-   *    requests waiting on open sockets have been parsed (so they are in flight); only then is
-   *    the listener closed — closing it resets every connection still queued;
-   * 2. after a second poll phase, the first request of each socket accepted in 1. is parsed too;
-   *    only then are sockets with nothing in flight destroyed.
+   * 1. connections waiting in the accept queue are accepted first — libuv accepts one per poll
+   *    phase, so this waits for poll phases until one accepts nothing (at most
+   *    MAX_ACCEPT_ROUNDS); closing the listener earlier would reset every connection queued;
+   * 2. after one more poll phase, the requests waiting on every open socket (the ones just
+   *    accepted included) are parsed and so in flight; only then are sockets with nothing in
+   *    flight destroyed.
    * Resolves with the number of requests in flight at that point and of idle sockets closed.
    */
   async stop(closeListener: () => void): Promise<{ inFlightAtStop: number; idleClosed: number }> {
@@ -100,7 +103,11 @@ export class ConnectionTracker {
         if (!res.headersSent) res.setHeader('Connection', 'close');
       }
     }
-    await afterPoll();
+    for (let round = 0; round < MAX_ACCEPT_ROUNDS; round++) {
+      const before = this.accepted;
+      await afterPoll();
+      if (this.accepted === before) break;
+    }
     closeListener();
     await afterPoll();
     const inFlightAtStop = this.inFlightCount;
@@ -127,6 +134,9 @@ export class ConnectionTracker {
     return cut;
   }
 }
+
+/** Node's default listen backlog is 511: enough rounds to empty a full accept queue. */
+const MAX_ACCEPT_ROUNDS = 1024;
 
 const afterPoll = () => new Promise<void>((resolve) => setImmediate(resolve));
 

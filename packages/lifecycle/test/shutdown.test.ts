@@ -78,6 +78,33 @@ describeEachExpress('graceful shutdown in a child process', (_express, version) 
     expect(closed.every((o) => o.doneAt >= boundary - 5)).toBe(true);
   });
 
+  it('1b. connections still in the accept queue when the delay ends are served, not reset', async () => {
+    // The event loop is blocked across the end of the readiness delay while 5 new connections
+    // send their requests: they sit in the kernel's accept queue. When the loop resumes, the
+    // delay timer fires before the next poll phase; closing the listener right then would reset
+    // them. They were sent before 503 + delay, so they must be answered.
+    const readinessDelayMs = 1000;
+    const f = await startFixture({
+      express,
+      lifecycle: { readinessDelayMs, drainTimeoutMs: 3000 },
+    });
+    f.kill('SIGTERM');
+    await f.waitFor((e) => e.e === 'state' && e.state === 'draining');
+    const blocked = get(`${f.url}/block?ms=2000`, undefined);
+    await f.waitFor((e) => e.e === 'request' && e.path === '/block');
+    const queued = await Promise.all(
+      Array.from({ length: 5 }, () => get(`${f.url}/work?ms=0`, undefined)),
+    );
+    const exit = await f.exited;
+    const boundary = f.drainingAt() + readinessDelayMs;
+    for (const o of queued) expect(o.writtenAt).toBeLessThan(boundary);
+    expect(queued.map((o) => [o.status, o.connection, o.error])).toEqual(
+      queued.map(() => [200, 'close', undefined]),
+    );
+    expect((await blocked).body).toBe('unblocked');
+    expect(exit.code, f.stderr()).toBe(0);
+  });
+
   it('2. readiness answers 503 from the first poll after the signal, app routes answer 200 during the delay', async () => {
     const readinessDelayMs = 1000;
     const f = await startFixture({
