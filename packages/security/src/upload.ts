@@ -476,7 +476,11 @@ export function uploadGuard(options: UploadGuardOptions): RequestHandler {
     }
     dirReady ??= mkdir(config.dir, { recursive: true, mode: 0o700 });
     dirReady.then(
-      () => handleUpload(req, res, next, config, boundaryValue, logger),
+      () =>
+        handleUpload(req, res, next, config, boundaryValue, logger, () => {
+          // The directory vanished (cleaned up by an operator?): create it again next time.
+          dirReady = undefined;
+        }),
       (err: unknown) => {
         dirReady = undefined;
         next(err);
@@ -492,7 +496,19 @@ function handleUpload(
   config: UploadConfig,
   boundary: string,
   logger: SecurityLogger | undefined,
+  dirMissing: () => void,
 ): void {
+  if (req.destroyed) {
+    // Aborted while the directory was being created: nothing was written.
+    next(
+      new SecurityError({
+        status: 400,
+        code: 'UPLOAD_ABORTED',
+        detail: 'The client aborted the upload.',
+      }),
+    );
+    return;
+  }
   const active: ActiveFile[] = [];
   const accepted: (UploadedFile & { order: number })[] = [];
   const fields: Record<string, unknown> = {};
@@ -773,7 +789,8 @@ function handleUpload(
       stream.on('error', (err: Error) =>
         invalid(`The upload was cut short: ${err.message}.`, 'MALFORMED_MULTIPART'),
       );
-      out.on('error', (err: Error) => {
+      out.on('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'ENOENT') dirMissing();
         fail(
           new SecurityError({
             status: 500,

@@ -197,6 +197,20 @@ describeEachExpress('uploadGuard', (express) => {
     await expectBaseline(fdBaseline, join(dir, 'store'));
   });
 
+  it('a storage error answers 500 without details and the directory is recreated next time', async () => {
+    const store = join(dir, 'store');
+    await rm(store, { recursive: true, force: true });
+    const body = multipart(BOUNDARY, [
+      { name: 'file', filename: 'a.csv', type: 'text/csv', data: sampleCsv },
+    ]);
+    const failed = await send(body);
+    const problem = expectProblem(failed, 500, 'UPLOAD_STORAGE_FAILED');
+    expect(problem.detail).toBeUndefined();
+    const ok = await send(body);
+    expect(ok?.status).toBe(200);
+    await expectBaseline(fdBaseline, store);
+  });
+
   it('answers 415 for a non-multipart request and 400 for a missing boundary', async () => {
     expectProblem(await send(Buffer.from('{}'), '/upload', 'application/json'), 415);
     expectProblem(
