@@ -1,6 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import {
   buildPanelIndex,
   checkRis,
@@ -12,7 +13,8 @@ import {
   processDataset,
 } from '../src/index.js';
 
-export const SAMPLES = '/work/shared/glass/samples';
+// Copies of ../shared/glass/samples, so the repo's tests do not depend on a folder beside it.
+export const SAMPLES = fileURLToPath(new URL('./fixtures/samples', import.meta.url));
 export const NOW = new Date('2025-06-30T00:00:00Z');
 
 export interface Harness {
