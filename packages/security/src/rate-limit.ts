@@ -427,17 +427,15 @@ function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
   return middleware;
 }
 
-type PresetOptions = Omit<RateLimitOptions, never>;
-
 /** express-rate-limit v8 with problem+json 429s, draft-8 headers and an explicit store policy. */
 export const rateLimit: typeof createRateLimit & {
   /** General API preset: 100 requests per minute (override any option). */
-  api(options?: PresetOptions): RateLimitMiddleware;
+  api(options?: RateLimitOptions): RateLimitMiddleware;
   /** Strict preset for login, uploads and other costly routes: 10 requests per minute. */
-  strict(options?: PresetOptions): RateLimitMiddleware;
+  strict(options?: RateLimitOptions): RateLimitMiddleware;
 } = Object.assign(createRateLimit, {
-  api: (options: PresetOptions = {}) =>
+  api: (options: RateLimitOptions = {}) =>
     createRateLimit({ limit: 100, windowMs: 60_000, name: 'api', ...options }),
-  strict: (options: PresetOptions = {}) =>
+  strict: (options: RateLimitOptions = {}) =>
     createRateLimit({ limit: 10, windowMs: 60_000, name: 'strict', ...options }),
 });
