@@ -97,6 +97,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): GlassStorage
     opened.pragma('synchronous = NORMAL');
     opened.pragma('foreign_keys = ON');
     opened.pragma('busy_timeout = 5000');
+    opened.pragma('cache_size = -32768');
     opened.exec(SCHEMA);
     db = opened;
     return opened;
