@@ -1,4 +1,5 @@
-import { type ChildProcess, execFile, fork } from 'node:child_process';
+import { type ChildProcess, execFile, fork, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -120,6 +121,30 @@ describe.skipIf(!redisUp)('two processes sharing Redis', () => {
     expect(fromA.results).toHaveLength(50);
     expect(fromB.results).toHaveLength(50);
   });
+
+  it('starts nothing at import, and a process that used and closed its caches exits by itself', async () => {
+    const child = spawn(
+      process.execPath,
+      [
+        join(here, 'fixtures', 'exits.mjs'),
+        join(buildDir, 'index.js'),
+        REDIS_URL,
+        `${prefix}exits:`,
+      ],
+      { stdio: ['ignore', 'pipe', 'inherit'], cwd: packageDir },
+    );
+    let out = '';
+    child.stdout?.on('data', (chunk: Buffer) => {
+      out += chunk.toString();
+    });
+    const killer = setTimeout(() => child.kill('SIGKILL'), 20_000);
+    const [code, signal] = (await once(child, 'exit')) as [number | null, string | null];
+    clearTimeout(killer);
+    expect(signal).toBeNull(); // not killed: it exited on its own
+    expect(code).toBe(0);
+    const report = JSON.parse(out.trim()) as { before: string[]; afterImport: string[] };
+    expect(report.afterImport).toEqual(report.before);
+  }, 30_000);
 
   it('invalidates a tag in the other process, including its in-process L1 copy', async () => {
     await a.call('set', { key: 'p1', value: 'one', tags: ['products'] });
