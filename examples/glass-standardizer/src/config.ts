@@ -35,6 +35,15 @@ export const schema = {
     example: 'postgres://user:password@127.0.0.1:5432/glass',
     description: 'When set, datasets are stored in PostgreSQL instead of SQLite.',
   }),
+  DATABASE_SCHEMA: str({
+    default: 'public',
+    description: 'PostgreSQL schema holding the tables (created when missing).',
+  }),
+  REDIS_PREFIX: str({
+    default: 'glass:',
+    description:
+      'Prefix of every Redis key and channel, so several deployments can share a server.',
+  }),
   CORS_ORIGINS: list(str(), {
     default: [],
     example: 'https://dashboard.example.org',

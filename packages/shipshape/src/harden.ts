@@ -32,6 +32,7 @@ const knownOptions: { readonly [K in keyof Required<HardenOptions>]: true } = {
   version: true,
   config: true,
   redis: true,
+  redisPrefix: true,
   trustProxy: true,
   logger: true,
   requestContext: true,
@@ -124,6 +125,7 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
   const service = options.service ?? 'app';
   const version = options.version ?? process.env.npm_package_version ?? '0.0.0';
   const warnings: Warning[] = [];
+  const redisPrefix = options.redisPrefix ?? 'shipshape:';
 
   // Logger first: every other part logs through it.
   const baseLogger = isLogger(options.logger)
@@ -184,7 +186,7 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
         logger,
         app,
         ...(registry ? { metrics: registry } : {}),
-        ...(options.redis ? { store: redisIpStore(options.redis) } : {}),
+        ...(options.redis ? { store: redisIpStore(options.redis, { prefix: `${redisPrefix}ip:` }) } : {}),
         ...(options.ipFilter ?? {}),
       })
     : undefined;
@@ -199,7 +201,7 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
         production,
         ...(registry ? { metrics: registry } : {}),
         ...(filter ? { ipFilter: filter } : {}),
-        ...(options.redis ? { store: redisRateLimitStore(options.redis) } : {}),
+        ...(options.redis ? { store: redisRateLimitStore(options.redis, { prefix: `${redisPrefix}rl:` }) } : {}),
         ...(options.rateLimit ?? {}),
       }),
     );

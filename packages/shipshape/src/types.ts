@@ -56,6 +56,8 @@ export interface HardenOptions {
    * v4+ offers). Without it both keep their state in process memory.
    */
   readonly redis?: RedisCommandClient;
+  /** Prefix of the Redis keys of the rate limiter (`<prefix>rl:`) and IP filter (`<prefix>ip:`). @default 'shipshape:' */
+  readonly redisPrefix?: string;
   /** `app.set('trust proxy', …)` through the safe setter: a hop count, 'loopback' or CIDR list. */
   readonly trustProxy?: TrustProxySetting;
   /** A logger from `createLogger()`, or options to create one. Cannot be turned off. */

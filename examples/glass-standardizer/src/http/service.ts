@@ -80,7 +80,10 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   }
 
   const storage = config.DATABASE_URL
-    ? createPostgresStorage({ connectionString: config.DATABASE_URL })
+    ? createPostgresStorage({
+        connectionString: config.DATABASE_URL,
+        schema: config.DATABASE_SCHEMA,
+      })
     : createSqliteStorage({ filename: join(dataDir, 'glass.sqlite') });
   await storage.init();
 
@@ -89,7 +92,7 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
     service: 'glass-standardizer',
     version: '0.1.0',
     config,
-    ...(redis ? { redis } : {}),
+    ...(redis ? { redis, redisPrefix: config.REDIS_PREFIX } : {}),
     ...(config.TRUST_PROXY
       ? {
           trustProxy: /^\d+$/.test(config.TRUST_PROXY)
@@ -135,7 +138,8 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
     logger,
     store:
       redis && subscriber
-        ? tieredStore(l1, redisStore({ client: redis, prefix: 'glass:cache:' }), {
+        ? tieredStore(l1, redisStore({ client: redis, prefix: `${config.REDIS_PREFIX}cache:` }), {
+            channel: `${config.REDIS_PREFIX}cache:invalidate`,
             subscriber: async () => {
               await subscriber?.connect();
               return subscriber as never;
@@ -169,7 +173,9 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
     app,
     metrics: health.registry,
     onStoreError: 'allow',
-    ...(redis ? { store: redisRateLimitStore(redis, { prefix: 'glass:rl:upload:' }) } : {}),
+    ...(redis
+      ? { store: redisRateLimitStore(redis, { prefix: `${config.REDIS_PREFIX}rl:upload:` }) }
+      : {}),
   });
 
   app.get('/_stcore/health', async (_req, res) => {
