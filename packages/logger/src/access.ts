@@ -117,7 +117,6 @@ export function accessLog(logger: LoggerLike, options: AccessLogOptions = {}) {
   if (typeof message !== 'string') fail(`"message" must be a string, got ${typeof message}`);
 
   const internals = (logger as { [INTERNALS]?: LoggerInternals })[INTERNALS];
-  const write = (logger as { write?: (info: object) => unknown }).write;
   const redactor = internals?.redactor;
   const maxLength = redactor?.maxStringLength ?? 8192;
   const needsRedaction = (redactor?.secrets.length ?? 0) > 0;
@@ -160,7 +159,7 @@ export function accessLog(logger: LoggerLike, options: AccessLogOptions = {}) {
     const userAgent = ua === undefined ? undefined : clean(ua, sanitizer);
     const fields = store?.fields;
 
-    if (internals && write) {
+    if (internals) {
       // Hot path: every value is a known type, so the line is concatenated directly around the
       // pre-serialised constant fields; only strings from the client go through JSON.stringify.
       let json = `{"timestamp":"${new Date().toISOString()}","level":"${level}","message":${messageJson}${internals.baseJson}`;
@@ -179,7 +178,7 @@ export function accessLog(logger: LoggerLike, options: AccessLogOptions = {}) {
       }
       if (sanitizer?.truncated) json += ',"truncated":true';
       json += '}';
-      write.call(logger, {
+      internals.dispatch({
         level,
         message,
         [LEVEL]: level,

@@ -62,6 +62,8 @@ type Info = Record<string | symbol, unknown> & { level: string; message?: unknow
 
 /** @internal what accessLog needs from a logger created here. */
 export interface LoggerInternals {
+  /** Delivers a pre-serialised line straight to the transports (level-filtered like winston). */
+  readonly dispatch: (info: Info) => void;
   /** `,"service":…,"pid":…` — constant fields, pre-serialised once. */
   readonly baseJson: string;
   readonly base: Readonly<Record<string, unknown>>;
@@ -217,7 +219,14 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     ...new Sanitizer(redactor, keyCache).plain(defaultFields as Record<string, unknown>, 0),
   };
   const baseJson = JSON.stringify(base).slice(1, -1);
-  const internals: LoggerInternals = { base, baseJson: `,${baseJson}`, redactor, keyCache };
+  let dispatch: (info: Info) => void = () => {};
+  const internals: LoggerInternals = {
+    base,
+    baseJson: `,${baseJson}`,
+    redactor,
+    keyCache,
+    dispatch: (info) => dispatch(info),
+  };
 
   const reported = new Set<string>();
   const report = (error: Error, source: string) => {
@@ -333,8 +342,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     if (logger.readableLength > 0 || logger.writableLength > 0) return false;
     for (const t of allTransports()) if (t.writableLength > 0) return false;
     // Rotated files count as written once archived: a reader must not find half a .gz.
-    for (const t of fileTransports)
-      if (t.tracker.inFlight > 0 || t.pendingArchives > 0) return false;
+    let pending = false;
+    for (const t of fileTransports) {
+      // Lines just handed over may sit in a stream that opens on nextTick: look again next poll.
+      if (t.writeBatch()) pending = true;
+      if (t.tracker.inFlight > 0 || t.pendingArchives > 0) pending = true;
+    }
+    if (pending) return false;
     return process.stdout.writableLength === 0 || !(options.console ?? true);
   };
   const describePending = () => {
@@ -349,6 +363,24 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   };
 
   let closing: Promise<void> | undefined;
+
+  // Access lines skip winston's object-mode stream chain (Transform → pipe → Writable per
+  // transport): they are already serialised and there is one per request. Transports of our own
+  // take the line directly; any other transport still gets it through its stream interface.
+  const noop = () => {};
+  dispatch = (info: Info) => {
+    if (closing || logger.silent) {
+      logger.write(info); // after close(): winston reports "write after end" once
+      return;
+    }
+    const levelValue = LEVELS[info.level as LogLevel] ?? 0;
+    for (const t of allTransports()) {
+      const threshold = (t.level ?? logger.level) as LogLevel;
+      if (t.silent || LEVELS[threshold] < levelValue) continue;
+      if (t instanceof StreamFileTransport || t instanceof StdoutTransport) t.log?.(info, noop);
+      else t.write(info);
+    }
+  };
 
   Object.assign(logger, {
     [INTERNALS]: internals,
