@@ -169,6 +169,8 @@ describeEachExpress('errorHandler / notFound', (express, version) => {
     });
     expect(res?.status).toBe(200);
     expect(res?.body).toBe('first half');
+    // Express's default handler destroyed the socket: the client saw the close, not our timeout.
+    expect(res?.endedBy).toBe('close');
     // The process still serves.
     expect((await get(prod, '/nope')).status).toBe(404);
   });

@@ -41,6 +41,8 @@ export interface RawResponse {
   /** Bytes of the request body the client had written when the answer arrived. */
   bytesSentBeforeAnswer: number;
   json(): Record<string, unknown>;
+  /** What ended the exchange: a complete response, the connection closing, or our timeout. */
+  endedBy: 'complete' | 'close' | 'timeout';
 }
 
 export interface RawRequestOptions {
@@ -71,7 +73,7 @@ export function rawRequest(
     let sent = 0;
     let sentAtAnswer = 0;
     let done = false;
-    const finish = () => {
+    const finish = (endedBy: RawResponse['endedBy']) => {
       if (done) return;
       done = true;
       clearTimeout(timer);
@@ -100,9 +102,10 @@ export function rawRequest(
         elapsedMs: (answeredAt ?? Date.now()) - started,
         bytesSentBeforeAnswer: sentAtAnswer,
         json: () => JSON.parse(bodyText) as Record<string, unknown>,
+        endedBy,
       });
     };
-    const timer = setTimeout(finish, options.timeoutMs ?? 5000);
+    const timer = setTimeout(() => finish('timeout'), options.timeoutMs ?? 5000);
     const complete = () => {
       const text = received.toString('latin1');
       const split = text.indexOf('\r\n\r\n');
@@ -116,10 +119,10 @@ export function rawRequest(
         sentAtAnswer = sent;
       }
       received = Buffer.concat([received, d]);
-      if (complete()) finish();
+      if (complete()) finish('complete');
     });
-    socket.on('error', () => finish());
-    socket.on('close', () => finish());
+    socket.on('error', () => finish('close'));
+    socket.on('close', () => finish('close'));
     socket.on('connect', async () => {
       socket.write(head);
       const chunks = options.chunks ?? [];
