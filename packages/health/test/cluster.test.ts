@@ -33,7 +33,9 @@ describe('node:cluster metrics aggregation (real cluster in a child process)', (
     }
   });
 
-  it('the primary serves http_requests_total summed over every worker', async () => {
+  it('the primary serves http_requests_total summed over every worker', {
+    timeout: 90_000,
+  }, async () => {
     if (!built)
       throw new Error(
         'packages/health/dist is missing: run `npm run build -w packages/health` first',

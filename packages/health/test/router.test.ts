@@ -265,7 +265,9 @@ describeEachExpress('health.router', (express) => {
     expect(status).toBe(404);
   });
 
-  it('1,000 concurrent probe requests run each check once per TTL', async () => {
+  it('1,000 concurrent probe requests run each check once per TTL', {
+    timeout: 90_000,
+  }, async () => {
     const db = fakeCheck('db');
     const cache = fakeCheck('cache');
     const h = createHealth({ checks: [db, cache], cacheTtlMs: 60_000 });
