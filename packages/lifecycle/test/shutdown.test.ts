@@ -40,8 +40,11 @@ describeEachExpress('graceful shutdown in a child process', (_express, version) 
     agent.destroy();
 
     expect(exit.code, f.stderr()).toBe(0);
-    // Requirement: exit within delay + drain. The slack covers process teardown on a busy machine.
-    expect(exit.at - killedAt).toBeLessThan(readinessDelayMs + drainTimeoutMs + 2000);
+    // Requirement: exit within delay + drain. Measured inside the child (signal to report) it
+    // gets 500 ms of slack; seen from this process, which also runs the 50 clients on a shared
+    // machine, only a generous bound that still catches a hang.
+    expect(f.report().durationMs).toBeLessThan(readinessDelayMs + drainTimeoutMs + 500);
+    expect(exit.at - killedAt).toBeLessThan(readinessDelayMs + drainTimeoutMs + 10_000);
 
     // "Sent" = handed to the kernel (`finish`); a request that never got that far counts from
     // its creation, which is the stricter reading.
@@ -190,9 +193,9 @@ describeEachExpress('graceful shutdown in a child process', (_express, version) 
     const times = [...closedAt.values()];
     // Open through the delay (5 ms for rounding between the two processes' clocks) ...
     expect(Math.min(...times)).toBeGreaterThanOrEqual(stopAt - 5);
-    // ... and closed promptly after it: the default keepAliveTimeout is 65 s, so anything under a
-    // second (generous for a loaded machine) shows the sockets were closed, not timed out.
-    expect(Math.max(...times) - stopAt).toBeLessThan(1000);
+    // ... and closed promptly after it, by the lifecycle (the report counts them), not by the
+    // 65 s keepAliveTimeout; the time bound is generous because this machine is shared.
+    expect(Math.max(...times) - stopAt).toBeLessThan(3000);
     expect(f.report().requests.idleSocketsClosed).toBe(20);
   });
 
@@ -231,10 +234,13 @@ describeEachExpress('graceful shutdown in a child process', (_express, version) 
     expect(outcome.error).toMatch(/ECONNRESET|socket hang up/);
     expect(exit.code).toBe(1);
     const cutAfter = outcome.doneAt - f.drainingAt();
-    // Cut at the drain deadline: not before it, and well before the handler's 3 s would end.
+    // Cut at the drain deadline: not before it, and before the handler's 3 s would end (an error,
+    // not a 200, already shows it was cut; the bound is loose for a loaded machine).
     expect(cutAfter).toBeGreaterThanOrEqual(drainTimeoutMs - 5);
-    expect(cutAfter).toBeLessThan(2500);
+    expect(cutAfter).toBeLessThan(3000);
     const report = f.report();
+    expect(report.phases.drain).toBeGreaterThanOrEqual(drainTimeoutMs - 5);
+    expect(report.phases.drain).toBeLessThan(drainTimeoutMs + 1000);
     expect(report.exitCode).toBe(1);
     expect(report.requests).toMatchObject({ inFlightAtStop: 1, destroyed: 1 });
     expect(report.forced.join(' ')).toMatch(/cut at the drain timeout/);
@@ -268,6 +274,7 @@ describeEachExpress('graceful shutdown in a child process', (_express, version) 
     // The second signal cut the 5 s readiness delay.
     expect(exit.at - f.drainingAt()).toBeLessThan(readinessDelayMs);
     const report = f.report();
+    expect(report.phases.readinessDelay).toBeLessThan(readinessDelayMs);
     expect(report.trigger).toBe('SIGTERM');
     expect(report.forced.join(' ')).toMatch(/second signal SIGTERM/);
     const messages = f.events.filter((e) => e.e === 'log').map((e) => String(e.message));
@@ -340,7 +347,9 @@ describeEachExpress('graceful shutdown in a child process', (_express, version) 
     const exit = await f.exited;
 
     expect(exit.code).toBe(1);
-    expect(exit.at - killedAt).toBeLessThan(500 + 2000);
+    // Inside the child: drain budget plus slack; from here: a generous bound against hangs.
+    expect(f.report().durationMs).toBeLessThan(500 + 1000);
+    expect(exit.at - killedAt).toBeLessThan(500 + 10_000);
     expect(f.events.filter((e) => e.e === 'task').map((e) => e.status)).toEqual(['aborted']);
     const report = f.report();
     expect(report.work.interrupted).toEqual(['nightly-export']);
