@@ -1,8 +1,11 @@
-import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import type { RequestListener } from 'node:http';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
+import { listen } from '../../../../test/helpers/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const packageDir = join(here, '..', '..');
@@ -31,10 +34,7 @@ describe('README (part 2) code samples', () => {
     const files: string[] = [];
     for (const [i, code] of blocks.entries()) {
       const file = join(tmp, `block-${i}.ts`);
-      await writeFile(
-        file,
-        `${code.replaceAll("'@shipshape/security'", "'../../src/index.js'")}\nexport {};\n`,
-      );
+      await writeFile(file, code.replaceAll("'@shipshape/security'", "'../../src/index.js'"));
       files.push(file);
     }
     const config = ts.readConfigFile(join(packageDir, 'tsconfig.json'), (p) => ts.sys.readFile(p));
@@ -52,4 +52,53 @@ describe('README (part 2) code samples', () => {
       });
     expect(diagnostics).toEqual([]);
   }, 120_000);
+
+  it('the quick start runs: validation, upload, csvSafe, 404 problem', async () => {
+    const [quickStart] = await part2Blocks();
+    await mkdir(tmp, { recursive: true });
+    const file = join(tmp, 'quick-start.ts');
+    await writeFile(
+      file,
+      (quickStart ?? '').replaceAll(
+        "'@shipshape/security'",
+        `'${join(packageDir, 'src', 'index.js')}'`,
+      ),
+    );
+    const uploads = await mkdtemp(join(tmpdir(), 'shipshape-readme-'));
+    process.env.UPLOAD_DIR = uploads;
+    try {
+      const { app } = (await import(file)) as { app: RequestListener };
+      const server = await listen(app);
+      try {
+        const user = await fetch(`${server.url}/users/42?notify=true&x=1`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify({ email: 'ada@example.com' }),
+        });
+        expect(await user.json()).toEqual({ id: 42, notify: true, email: 'ada@example.com' });
+        const bad = await fetch(`${server.url}/users/x`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: '{"email":"nope"}',
+        });
+        expect(bad.status).toBe(400);
+        expect(bad.headers.get('content-type')).toMatch(/^application\/problem\+json/);
+        const form = new FormData();
+        form.append('file', new Blob(['a,b\n1,2\n'], { type: 'text/csv' }), 'data.csv');
+        const upload = await fetch(`${server.url}/uploads`, { method: 'POST', body: form });
+        expect(upload.status).toBe(201);
+        expect(await upload.json()).toMatchObject({ name: 'data.csv', size: 8 });
+        expect(await readdir(uploads)).toHaveLength(1); // kept by the route
+        const csv = await fetch(`${server.url}/export.csv`);
+        expect(await csv.text()).toBe("'=1+1\nAda");
+        const missing = await fetch(`${server.url}/nope`);
+        expect(missing.status).toBe(404);
+      } finally {
+        await server.close();
+      }
+    } finally {
+      delete process.env.UPLOAD_DIR;
+      await rm(uploads, { recursive: true, force: true });
+    }
+  }, 60_000);
 });
