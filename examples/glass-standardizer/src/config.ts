@@ -69,6 +69,19 @@ export const schema = {
     min: 1,
     description: 'Below this many tested isolates a percentage is not reported.',
   }),
+  DRAIN_TIMEOUT_MS: int({
+    default: 25_000,
+    min: 0,
+    description:
+      'On SIGTERM: longest wait for requests and dataset processing; a dataset still running is then interrupted (re-processed at the next start).',
+  }),
+  READINESS_DELAY_MS: int({
+    optional: true,
+    min: 0,
+    example: '5000',
+    description:
+      'On SIGTERM: time readiness answers 503 before the server stops accepting (unset: 5000 in production, 0 otherwise).',
+  }),
   ADMIN_TOKEN: str({
     secret: true,
     minLength: 24,

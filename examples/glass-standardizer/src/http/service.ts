@@ -116,7 +116,13 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
     ...(config.CORS_ORIGINS.length > 0 ? { cors: { origins: config.CORS_ORIGINS } } : {}),
     // Uploads are multipart; the JSON parser must not see them.
     jsonBody: { limit: '100kb' },
-    ...(options.lifecycle ? { lifecycle: options.lifecycle } : {}),
+    lifecycle: {
+      drainTimeoutMs: config.DRAIN_TIMEOUT_MS,
+      ...(config.READINESS_DELAY_MS !== undefined
+        ? { readinessDelayMs: config.READINESS_DELAY_MS }
+        : {}),
+      ...options.lifecycle,
+    },
   });
   const { logger, health, lifecycle } = service;
   if (!health) throw new Error('glass-standardizer: the health registry is required');
