@@ -104,6 +104,17 @@ export function tieredStore(
       void l1.clear(parsed.prefix);
   };
 
+  // Messages sent while the subscriber is away are lost: stop trusting L1 until it is back.
+  const onConnectionLost = () => {
+    subscribed = false;
+    void l1.clear('');
+  };
+  const onConnectionBack = () => {
+    if (closed) return;
+    void l1.clear('');
+    subscribed = true;
+  };
+
   const publish = (message: Omit<Invalidation, 'i'>) =>
     l2.publish(channel, JSON.stringify({ i: instance, ...message }));
 
@@ -139,6 +150,9 @@ export function tieredStore(
           subscriber = subscriberOption;
         }
         await subscriber.subscribe(channel, onMessage);
+        subscriber.on?.('reconnecting', onConnectionLost);
+        subscriber.on?.('end', onConnectionLost);
+        subscriber.on?.('ready', onConnectionBack);
         subscribed = !closed;
       })();
       return starting;
@@ -208,6 +222,9 @@ export function tieredStore(
       if (!subscriber) return;
       const sub = subscriber;
       subscriber = undefined;
+      sub.off?.('reconnecting', onConnectionLost);
+      sub.off?.('end', onConnectionLost);
+      sub.off?.('ready', onConnectionBack);
       await Promise.resolve(sub.unsubscribe(channel, onMessage)).catch(() => undefined);
       if (ownsSubscriber) {
         const closable = sub as { close?: () => Promise<unknown>; quit?: () => Promise<unknown> };

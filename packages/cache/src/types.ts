@@ -30,6 +30,12 @@ export interface RedisSubscriber {
     channel: string,
     listener?: (message: string, channel: string) => unknown,
   ): Promise<unknown>;
+  /**
+   * Connection events, when the client emits them (node-redis does): on `reconnecting`/`end` the
+   * tiered store stops using L1 and empties it; on `ready` (resubscribed) it uses L1 again.
+   */
+  on?(event: 'ready' | 'reconnecting' | 'end', listener: () => void): unknown;
+  off?(event: 'ready' | 'reconnecting' | 'end', listener: () => void): unknown;
 }
 
 /** Turns values into strings and back. The default is strict JSON. */
