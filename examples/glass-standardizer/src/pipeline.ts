@@ -116,7 +116,33 @@ function positiveInt(name: string, value: number | undefined, fallback: number, 
   return v;
 }
 
+const KNOWN_OPTIONS: { readonly [K in keyof Required<ProcessOptions>]: true } = {
+  episodeDays: true,
+  originHospitalDays: true,
+  batchSize: true,
+  lookaheadRows: true,
+  maxColumns: true,
+  maxCellChars: true,
+  tables: true,
+  now: true,
+};
+
 export function resolveProcessOptions(options: ProcessOptions = {}): Config {
+  for (const key of Object.keys(options)) {
+    if (!(key in KNOWN_OPTIONS)) {
+      throw new Error(
+        `glass-standardizer: unknown option "${key}"; known options: ${Object.keys(KNOWN_OPTIONS).join(', ')}`,
+      );
+    }
+  }
+  if (
+    options.now !== undefined &&
+    !(options.now instanceof Date && Number.isFinite(options.now.getTime()))
+  ) {
+    throw new Error(
+      `glass-standardizer: option "now" must be a valid Date, got ${String(options.now)}`,
+    );
+  }
   return {
     episodeDays: positiveInt('episodeDays', options.episodeDays, 365),
     originHospitalDays: positiveInt('originHospitalDays', options.originHospitalDays, 2, 0),

@@ -416,5 +416,12 @@ describe('outputs and failures', () => {
     await expect(
       processDataset({ datasetId: ok.id, input: 'x' }, h.storage, { episodeDays: -1 }),
     ).rejects.toThrow(/option "episodeDays" must be an integer >= 1, got -1/);
+    const typo = { episodeDay: 30 } as unknown as Parameters<typeof processDataset>[2];
+    await expect(processDataset({ datasetId: ok.id, input: 'x' }, h.storage, typo)).rejects.toThrow(
+      /unknown option "episodeDay"; known options: episodeDays, originHospitalDays/,
+    );
+    await expect(
+      processDataset({ datasetId: ok.id, input: 'x' }, h.storage, { now: new Date('nope') }),
+    ).rejects.toThrow(/option "now" must be a valid Date/);
   });
 });
