@@ -170,6 +170,8 @@ interface Entry {
   last: CheckResult | undefined;
   lastAt: number;
   inFlight: Promise<CheckResult> | undefined;
+  /** When a timed-out run that ignored its abort signal started; cleared when it settles. */
+  stuckSince: number | undefined;
   readonly results: CheckResult[];
   readonly transitions: CheckTransition[];
 }
@@ -323,6 +325,7 @@ export function createHealth(options: HealthOptions = {}): Health {
       last: undefined,
       lastAt: 0,
       inFlight: undefined,
+      stuckSince: undefined,
       results: [],
       transitions: [],
     });
@@ -330,14 +333,31 @@ export function createHealth(options: HealthOptions = {}): Health {
 
   for (const def of options.checks ?? []) register(def);
 
-  async function execute(check: ResolvedCheck): Promise<CheckResult> {
+  async function execute(entry: Entry): Promise<CheckResult> {
+    const check = entry.check;
     const controller = new AbortController();
     const started = performance.now();
     let timer: NodeJS.Timeout | undefined;
     let normalized: ReturnType<typeof normalize>;
+    // A timed-out run that has not settled yet (it ignored the abort signal) blocks new runs, so
+    // a struggling dependency is not sent one more query per probe; after ten timeouts a fresh
+    // run is allowed in case the old promise never settles.
+    if (entry.stuckSince !== undefined && started - entry.stuckSince < check.timeoutMs * 10) {
+      return {
+        name: check.name,
+        critical: check.critical,
+        componentType: check.componentType,
+        status: 'fail',
+        output: `previous run still pending after timing out (${check.timeoutMs} ms); not started again`,
+        time: new Date().toISOString(),
+        durationMs: 0,
+      };
+    }
+    entry.stuckSince = undefined;
+    const run = Promise.resolve().then(() => check.fn(controller.signal));
     try {
       const outcome = await Promise.race([
-        Promise.resolve().then(() => check.fn(controller.signal)),
+        run,
         new Promise<never>((_, reject) => {
           timer = setTimeout(() => reject(new CheckTimeout()), check.timeoutMs);
           timer.unref();
@@ -346,6 +366,11 @@ export function createHealth(options: HealthOptions = {}): Health {
       normalized = normalize(outcome as CheckOutcome);
     } catch (err) {
       if (err instanceof CheckTimeout) {
+        entry.stuckSince = started;
+        const clear = () => {
+          if (entry.stuckSince === started) entry.stuckSince = undefined;
+        };
+        run.then(clear, clear);
         controller.abort(new Error(`check timed out after ${check.timeoutMs} ms`));
         normalized = { status: 'fail', output: `timed out after ${check.timeoutMs} ms` };
       } else {
@@ -401,7 +426,7 @@ export function createHealth(options: HealthOptions = {}): Health {
       return entry.last;
     }
     if (entry.inFlight !== undefined) return entry.inFlight;
-    const p = execute(entry.check).then((result) => {
+    const p = execute(entry).then((result) => {
       entry.inFlight = undefined;
       record(entry, result);
       return result;

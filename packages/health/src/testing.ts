@@ -88,7 +88,7 @@ export interface FakeCheck extends CheckDefinition {
   returns(value: unknown): void;
   /** Throws this error on the next runs. */
   throws(error: unknown): void;
-  /** Never settles (until `pass()`/`fail()`… is called; earlier runs stay hung). */
+  /** Never answers; the run settles only when the registry aborts it at the check's timeout. */
   hang(): void;
 }
 
@@ -110,11 +110,16 @@ export function fakeCheck(name: string, options: FakeCheckOptions = {}): FakeChe
     ...(options.critical === undefined ? {} : { critical: options.critical }),
     ...(options.probes === undefined ? {} : { probes: options.probes }),
     ...(options.timeoutMs === undefined ? {} : { timeoutMs: options.timeoutMs }),
-    fn: () => {
+    fn: (signal) => {
       calls++;
       const m = mode;
       if (m.kind === 'throw') throw m.error;
-      if (m.kind === 'hang') return new Promise<CheckOutcome>(() => undefined);
+      if (m.kind === 'hang') {
+        // Hangs until the health registry aborts it at the timeout, like a well-behaved client.
+        return new Promise<CheckOutcome>((_, reject) => {
+          signal.addEventListener('abort', () => reject(signal.reason), { once: true });
+        });
+      }
       return m.value as CheckOutcome;
     },
     get calls() {

@@ -74,6 +74,59 @@ describe('check registry and aggregation', () => {
     expect(byName.hung?.durationMs).toBeLessThan(5000);
   });
 
+  it('a timed-out run that ignores its signal is not started again while it is pending', async () => {
+    let calls = 0;
+    let release!: () => void;
+    const h = health({
+      cacheTtlMs: 0,
+      checks: [
+        check(
+          'stubborn',
+          () => {
+            calls++;
+            if (calls > 1) return 'pass';
+            return new Promise<undefined>((resolve) => {
+              release = () => resolve(undefined);
+            });
+          },
+          { timeoutMs: 30 },
+        ),
+      ],
+    });
+    expect((await h.report()).checks[0]?.output).toBe('timed out after 30 ms');
+    const second = (await h.report()).checks[0];
+    expect(second).toMatchObject({ status: 'fail' });
+    expect(second?.output).toContain('previous run still pending after timing out (30 ms)');
+    expect(calls).toBe(1);
+    release();
+    await new Promise((r) => setImmediate(r));
+    expect((await h.report()).checks[0]?.status).toBe('pass');
+    expect(calls).toBe(2);
+  });
+
+  it('a run that never settles blocks new runs for at most ten timeouts', async () => {
+    let calls = 0;
+    const h = health({
+      cacheTtlMs: 0,
+      checks: [
+        check(
+          'forever',
+          () => {
+            calls++;
+            return new Promise<undefined>(() => undefined);
+          },
+          { timeoutMs: 20 },
+        ),
+      ],
+    });
+    await h.report();
+    await h.report();
+    expect(calls).toBe(1);
+    await new Promise((r) => setTimeout(r, 250));
+    await h.report();
+    expect(calls).toBe(2);
+  });
+
   it('the timeout aborts the signal handed to the check', async () => {
     let aborted: unknown;
     const h = health({
