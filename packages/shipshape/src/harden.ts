@@ -186,7 +186,9 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
         logger,
         app,
         ...(registry ? { metrics: registry } : {}),
-        ...(options.redis ? { store: redisIpStore(options.redis, { prefix: `${redisPrefix}ip:` }) } : {}),
+        ...(options.redis
+          ? { store: redisIpStore(options.redis, { prefix: `${redisPrefix}ip:` }) }
+          : {}),
         ...(options.ipFilter ?? {}),
       })
     : undefined;
@@ -201,7 +203,9 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
         production,
         ...(registry ? { metrics: registry } : {}),
         ...(filter ? { ipFilter: filter } : {}),
-        ...(options.redis ? { store: redisRateLimitStore(options.redis, { prefix: `${redisPrefix}rl:` }) } : {}),
+        ...(options.redis
+          ? { store: redisRateLimitStore(options.redis, { prefix: `${redisPrefix}rl:` }) }
+          : {}),
         ...(options.rateLimit ?? {}),
       }),
     );
