@@ -6,7 +6,6 @@ import { AlertEngine, resolveRules, resolveWebhook } from './alerts.js';
 import { type ClosableCheck, validateProbes } from './checks.js';
 import { exposeToPrimary } from './cluster.js';
 import {
-  type HttpMetricsCollector as Collector,
   createHttpMetricsMiddleware,
   HttpMetricsCollector,
   resolveHttpMetricsOptions,
@@ -311,7 +310,7 @@ export function createHealth(options: HealthOptions = {}): Health {
   const entries = new Map<string, Entry>();
   let state: AvailabilityState = initialState;
   const stateTransitions: StateTransition[] = [];
-  const collectors = new Map<string, Collector>();
+  const collectors = new Map<string, HttpMetricsCollector>();
   const closers: (() => void)[] = [];
   let closed = false;
 
@@ -559,7 +558,7 @@ export function createHealth(options: HealthOptions = {}): Health {
   }
   if (useCluster) closers.push(exposeToPrimary(registry));
 
-  function collectorFor(buckets: readonly number[], prefix: string): Collector {
+  function collectorFor(buckets: readonly number[], prefix: string): HttpMetricsCollector {
     const existing = collectors.get(prefix);
     if (existing) {
       if (existing.buckets.join() !== buckets.join()) {
