@@ -1,5 +1,6 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
+import { performance } from 'node:perf_hooks';
 
 interface SocketState {
   /** Responses on this socket that have not emitted `close` yet. */
@@ -90,7 +91,8 @@ export class ConnectionTracker {
    * (`setImmediate`), so that what the kernel already holds is served, not reset:
    * 1. connections waiting in the accept queue are accepted first — libuv accepts one per poll
    *    phase, so this waits for poll phases until one accepts nothing (at most
-   *    MAX_ACCEPT_ROUNDS); closing the listener earlier would reset every connection queued;
+   *    MAX_ACCEPT_ROUNDS turns and MAX_ACCEPT_MS); closing the listener earlier would reset every
+   *    connection queued;
    * 2. after one more poll phase, the requests waiting on every open socket (the ones just
    *    accepted included) are parsed and so in flight; only then are sockets with nothing in
    *    flight destroyed.
@@ -103,7 +105,9 @@ export class ConnectionTracker {
         if (!res.headersSent) res.setHeader('Connection', 'close');
       }
     }
-    for (let round = 0; round < MAX_ACCEPT_ROUNDS; round++) {
+    // Clients that keep opening connections would keep this going: bound it in turns and time.
+    const deadline = performance.now() + MAX_ACCEPT_MS;
+    for (let round = 0; round < MAX_ACCEPT_ROUNDS && performance.now() < deadline; round++) {
       const before = this.accepted;
       await afterPoll();
       if (this.accepted === before) break;
@@ -137,6 +141,7 @@ export class ConnectionTracker {
 
 /** Node's default listen backlog is 511: enough rounds to empty a full accept queue. */
 const MAX_ACCEPT_ROUNDS = 1024;
+const MAX_ACCEPT_MS = 1000;
 
 const afterPoll = () => new Promise<void>((resolve) => setImmediate(resolve));
 

@@ -71,6 +71,10 @@ describeEachExpress('graceful shutdown in a child process', (_express, version) 
     expect(before.length).toBeGreaterThanOrEqual(50);
 
     const report = f.report();
+    const after = outcomes.filter((o) => !before.includes(o));
+    console.info(
+      `[lifecycle] express@${express}: ${before.length} requests sent before 503+delay (${failedBefore.length} failed), ${after.length} after (${after.filter((o) => o.error).length} failed: refused or reset after the stop); in flight at stop ${report.requests.inFlightAtStop}, drained ${report.requests.drained}, idle sockets closed ${report.requests.idleSocketsClosed}; shutdown ${report.durationMs} ms`,
+    );
     expect(report.exitCode).toBe(0);
     expect(report.requests.inFlightAtStop).toBeGreaterThan(0);
     expect(report.requests.drained).toBeGreaterThanOrEqual(report.requests.inFlightAtStop);
