@@ -203,9 +203,9 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   );
   service.finish();
 
-  // Hooks run last-registered-first: close the cache and stores before the logger flushes.
-  lifecycle?.onShutdown('storage', () => storage.close());
-  lifecycle?.onShutdown('cache', () => cache.close());
+  // Hooks run last-registered-first, so the Redis clients are registered first and closed last:
+  // the cache unsubscribes from its invalidation channel and the stores stop before the clients
+  // quit (closing the cache after `quit()` hung until the hook timeout and exited with code 1).
   if (redis) {
     const client = redis;
     lifecycle?.onShutdown('redis', async () => {
@@ -213,6 +213,8 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
       await client.quit();
     });
   }
+  lifecycle?.onShutdown('storage', () => storage.close());
+  lifecycle?.onShutdown('cache', () => cache.close());
 
   return {
     app,
