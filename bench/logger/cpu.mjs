@@ -1,7 +1,8 @@
 // CPU cost per request of each server module: the server runs in its own process, autocannon sends
 // a fixed number of requests, and the server reports the CPU time (user+system) it spent on them.
-// CPU per request is what bounds throughput, and it is much less disturbed by other load on a
-// shared machine than req/s is. Usage: node bench/logger/cpu.mjs [requests] [rounds]
+// CPU per request is what bounds throughput; it leaves out time spent waiting for a core, so it is
+// less disturbed by other load than req/s, though contention (caches, SMT) still inflates it.
+// Usage: SERVERS=bare,shipshape node bench/logger/cpu.mjs [requests] [rounds]
 import { fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createRequire } from 'node:module';
@@ -63,7 +64,11 @@ for (let r = 0; r < rounds; r++) {
     );
   }
 }
-const median = (v) => [...v].sort((a, b) => a - b)[v.length >> 1];
+const median = (v) => {
+  const s = [...v].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+};
 const base = median(samples[names[0]]);
 console.log(`| server | CPU µs/request (median of ${rounds}) | throughput bound vs ${names[0]} |`);
 console.log('|---|---:|---:|');
