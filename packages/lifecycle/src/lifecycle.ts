@@ -281,6 +281,10 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
         openHandles: countHandles(),
       };
       log(report.exitCode === 0 ? 'info' : 'warn', 'shutdown report', { ...report });
+      if (typeof logger.flush === 'function') {
+        const flush = logger.flush.bind(logger);
+        await runStep({ name: 'logger flush', fn: () => flush(), timeoutMs: config.hookTimeoutMs });
+      }
       return report;
     } finally {
       clearInterval(keepAlive);

@@ -13,6 +13,11 @@ export interface LifecycleLogger {
   warn(message: string, meta?: Record<string, unknown>): unknown;
   error(message: string, meta?: Record<string, unknown>): unknown;
   debug?(message: string, meta?: Record<string, unknown>): unknown;
+  /**
+   * When present, awaited (within `hookTimeoutMs`) after the shutdown report is logged and before
+   * the process exits, so the report reaches the log files too.
+   */
+  flush?(): Promise<unknown>;
 }
 
 /** Anything that mirrors the lifecycle state, e.g. `@shipshape/health`'s readiness. */

@@ -235,8 +235,11 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
       readinessDelayMs: production ? 5000 : 0,
       ...(options.lifecycle ?? {}),
     });
-    // Registered first so it runs last: every other hook can still log.
-    lifecycle.onShutdown('logger flush', () => baseLogger.close());
+    // Registered first so it runs last: every other hook can still log. The lifecycle flushes
+    // again after its report line; the logger is closed once everything has stopped (only
+    // reached with `exit: false` — otherwise the process has exited by then).
+    lifecycle.onShutdown('logger flush', () => baseLogger.flush());
+    void lifecycle.stopped.then(() => baseLogger.close());
     if (health && !isHealth(options.health)) {
       const owned = health;
       lifecycle.onShutdown('health', () => owned.close());
