@@ -79,8 +79,10 @@ function fail(message: string): never {
 export function routeTemplate(req: AccessRequest): string {
   const route = req.route;
   if (route && route.path !== undefined) {
-    const path = route.path;
-    return (req.baseUrl ?? '') + (typeof path === 'string' ? path : String(path));
+    const path = typeof route.path === 'string' ? route.path : String(route.path);
+    const base = req.baseUrl ?? '';
+    // router.get('/') mounted at /api/items is "/api/items", not "/api/items/".
+    return base !== '' && path === '/' ? base : base + path;
   }
   return pathOf(req.originalUrl ?? req.url ?? '');
 }

@@ -130,6 +130,19 @@ describe('createLogger: fields and formats', () => {
     expect(out[0]?.split('\n')).toHaveLength(2);
   });
 
+  it('winston child loggers keep their metadata and go through the same format', () => {
+    const { logger, lines } = make();
+    const child = logger.child({ component: 'billing', apiKey: 'k-1' });
+    child.info('charged', { amount: 5 });
+    expect(lines.parsed()[0]).toMatchObject({
+      message: 'charged',
+      component: 'billing',
+      apiKey: '[REDACTED]',
+      amount: 5,
+      service: 'svc',
+    });
+  });
+
   it('JSON output escapes control characters too (a message cannot forge a second line)', () => {
     const { logger, lines } = make();
     logger.info('a\nb\u001b[2J', { v: '\r\n' });
