@@ -258,8 +258,9 @@ export function createHttpMetricsMiddleware(
     }
     let template = byBase.get(base);
     if (template === undefined) {
-      const p = route.path;
-      template = base + (typeof p === 'string' ? p : String(p));
+      const p = typeof route.path === 'string' ? route.path : String(route.path);
+      // router.get('/') mounted at /api/items is "/api/items", not "/api/items/".
+      template = base !== '' && p === '/' ? base : base + p;
       byBase.set(base, template);
     }
     return template;
