@@ -86,6 +86,10 @@ export function tieredStore(
   let subscriber: RedisSubscriber | undefined;
   let ownsSubscriber = false;
   let subscribed = false;
+  // Tag and clear invalidations (and reconnects) bump the generation; key deletions mark the
+  // reads of that key in flight.
+  let generation = 0;
+  const reads = new Map<string, { stale: boolean }[]>();
   let closed = false;
   let starting: Promise<void> | undefined;
   const hooks: StoreHooks[] = [];
@@ -98,6 +102,11 @@ export function tieredStore(
       return;
     }
     if (parsed.i === instance) return;
+    if (parsed.op === 'del' && Array.isArray(parsed.keys)) {
+      for (const key of parsed.keys) for (const read of reads.get(key) ?? []) read.stale = true;
+    } else {
+      generation++;
+    }
     if (parsed.op === 'del' && Array.isArray(parsed.keys)) void l1.delete(parsed.keys);
     else if (parsed.op === 'tag' && typeof parsed.tag === 'string') void l1.deleteTag(parsed.tag);
     else if (parsed.op === 'clear' && typeof parsed.prefix === 'string')
@@ -107,6 +116,7 @@ export function tieredStore(
   // Messages sent while the subscriber is away are lost: stop trusting L1 until it is back.
   const onConnectionLost = () => {
     subscribed = false;
+    generation++;
     void l1.clear('');
   };
   const onConnectionBack = () => {
@@ -162,8 +172,21 @@ export function tieredStore(
         const local = await l1.get(key);
         if (local) return local;
       }
-      const remote = await l2.get(key);
-      if (remote && subscribed) await l1.set(key, toL1(remote));
+      // An invalidation that arrives during the read may concern this value: then do not keep it.
+      const before = generation;
+      const read = { stale: false };
+      const sameKey = reads.get(key) ?? [];
+      sameKey.push(read);
+      reads.set(key, sameKey);
+      let remote: StoredEntry | undefined;
+      try {
+        remote = await l2.get(key);
+      } finally {
+        sameKey.splice(sameKey.indexOf(read), 1);
+        if (sameKey.length === 0) reads.delete(key);
+      }
+      if (remote && subscribed && !read.stale && generation === before)
+        await l1.set(key, toL1(remote));
       return remote;
     },
     async set(key, entry) {
