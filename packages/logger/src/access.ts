@@ -1,4 +1,4 @@
-import type { ServerResponse } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { LEVEL, MESSAGE } from 'triple-beam';
@@ -53,6 +53,32 @@ type AccessResponse = ServerResponse & {
   req: AccessRequest;
 };
 
+// Express restores req.baseUrl when a router hands an error (or a fall-through) back to its
+// parent, so at 'close' time an error answered by an app-level handler would lose the mount
+// prefix. An accessor on the app's request prototype (never on IncomingMessage itself) records
+// baseUrl at the moment Express sets req.route; it costs one setter call per matched route.
+const ROUTE = Symbol('shipshape.access.route');
+const ROUTE_BASE = Symbol('shipshape.access.routeBase');
+const ROUTE_PATCHED = Symbol('shipshape.access.routePatched');
+
+function captureRouteBase(req: IncomingMessage): void {
+  const proto = Object.getPrototypeOf(req) as Record<symbol, unknown> | null;
+  if (!proto || proto[ROUTE_PATCHED] || (proto as object) === IncomingMessage.prototype) return;
+  proto[ROUTE_PATCHED] = true;
+  if (Object.getOwnPropertyDescriptor(proto, 'route')) return;
+  Object.defineProperty(proto, 'route', {
+    configurable: true,
+    enumerable: false,
+    get(this: Record<symbol, unknown>) {
+      return this[ROUTE];
+    },
+    set(this: Record<symbol, unknown> & { baseUrl?: string }, value: unknown) {
+      this[ROUTE] = value;
+      this[ROUTE_BASE] = this.baseUrl;
+    },
+  });
+}
+
 function pathOf(url: string): string {
   const q = url.indexOf('?');
   return q === -1 ? url : url.slice(0, q);
@@ -80,7 +106,7 @@ export function routeTemplate(req: AccessRequest): string {
   const route = req.route;
   if (route && route.path !== undefined) {
     const path = typeof route.path === 'string' ? route.path : String(route.path);
-    const base = req.baseUrl ?? '';
+    const base = (req as { [ROUTE_BASE]?: string })[ROUTE_BASE] ?? req.baseUrl ?? '';
     // router.get('/') mounted at /api/items is "/api/items", not "/api/items/".
     return base !== '' && path === '/' ? base : base + path;
   }
@@ -223,6 +249,7 @@ export function accessLog(logger: LoggerLike, options: AccessLogOptions = {}) {
       return;
     }
     const r = res as AccessResponse;
+    captureRouteBase(req);
     r[START] = performance.now();
     r[STORE] = storage.getStore();
     r[BYTES] = req.socket?.bytesWritten ?? 0;

@@ -53,6 +53,13 @@ describeEachExpress('accessLog', (express) => {
     uploads.get('/:id', (_req, res) => {
       res.json({ ok: true });
     });
+    uploads.get('/', (_req, res) => {
+      res.send('list');
+    });
+    uploads.get('/:id/async-fail', async (_req, _res, next) => {
+      await sleep(5);
+      next(new Error('later'));
+    });
     uploads.post('/:id', (req, res) => {
       req.resume();
       req.on('end', () => res.status(201).send('created'));
@@ -166,9 +173,23 @@ describeEachExpress('accessLog', (express) => {
     });
   });
 
-  it('5xx logs at error', async () => {
+  it('5xx logs at error, with the mount prefix even when an app-level error handler answers', async () => {
     await fetch(`${server.url}/api/boom`, { headers: { 'X-Request-Id': 'err-1' } });
-    expect(await accessLine('err-1')).toMatchObject({ status: 500, level: 'error' });
+    expect(await accessLine('err-1')).toMatchObject({
+      route: '/api/boom',
+      status: 500,
+      level: 'error',
+    });
+    await fetch(`${server.url}/api/uploads/5/async-fail`, { headers: { 'X-Request-Id': 'err-2' } });
+    expect(await accessLine('err-2')).toMatchObject({
+      route: '/api/uploads/:id/async-fail',
+      status: 500,
+    });
+  });
+
+  it("a router's root route mounted under a prefix is the prefix itself", async () => {
+    await fetch(`${server.url}/api/uploads`, { headers: { 'X-Request-Id': 'root-1' } });
+    expect(await accessLine('root-1')).toMatchObject({ route: '/api/uploads', status: 200 });
   });
 
   it('slow requests (per-route slowMs) log at warn with slow: true', async () => {
