@@ -124,6 +124,24 @@ describeEachExpress('harden()', (express) => {
     expect(text).not.toContain('/api/items/123');
   });
 
+  it('labels a mounted router root by its mount path in metrics and the access log', async () => {
+    const test = createTestLogger();
+    const app = express();
+    service = harden(app, { env: 'test', logger: test.logger, lifecycle: false });
+    const router = express.Router();
+    router.get('/', (_req, res) => {
+      res.json([]);
+    });
+    app.use('/api/things', router);
+    service.finish();
+    server = await listen(app);
+    expect((await fetch(`${server.url}/api/things`)).status).toBe(200);
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(/http_requests_total\{[^}]*route="\/api\/things"[^}]*\} 1/);
+    expect(text).not.toContain('route="/api/things/"');
+    expect(test.find({ route: '/api/things' }).length).toBe(1);
+  });
+
   it('turns parts off and reports what is on', async () => {
     const { url, service: s } = await start({ csrf: false, rateLimit: false });
     expect(s.report.parts).toMatchObject({ csrf: false, rateLimit: false, securityHeaders: true });
