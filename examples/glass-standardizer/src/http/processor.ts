@@ -27,6 +27,12 @@ export interface Processor {
   idle(): Promise<void>;
   /** Ids waiting or running. */
   pending(): readonly string[];
+  /**
+   * For a shutdown hook, after the drain: waits up to `graceMs` for the running dataset to settle,
+   * then marks it `interrupted` if the store still shows it `processing` (the pipeline only notices
+   * the abort between batches, and the storage may close first). Resolves with its id, if any.
+   */
+  interrupt(graceMs?: number): Promise<string | undefined>;
 }
 
 /**
@@ -38,6 +44,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
   const { storage, lifecycle, logger, metrics } = options;
   const queue: string[] = [];
   let running: string | undefined;
+  let current: Promise<unknown> | undefined;
   let idleWaiters: (() => void)[] = [];
 
   const accepting = () =>
@@ -81,12 +88,16 @@ export function createProcessor(options: ProcessorOptions): Processor {
       const next = queue.shift() as string;
       running = next;
       try {
-        if (lifecycle) await lifecycle.task(`dataset ${next}`, (signal) => runOne(next, signal));
-        else await runOne(next, undefined);
+        const job = lifecycle
+          ? lifecycle.task(`dataset ${next}`, (signal) => runOne(next, signal))
+          : runOne(next, undefined);
+        current = job.catch(() => undefined);
+        await job;
       } catch (error) {
         logger.error('dataset job failed', { datasetId: next, error });
       } finally {
         running = undefined;
+        current = undefined;
       }
     }
     const waiters = idleWaiters;
@@ -120,6 +131,28 @@ export function createProcessor(options: ProcessorOptions): Processor {
     },
     pending() {
       return running ? [running, ...queue] : [...queue];
+    },
+    async interrupt(graceMs = 1000) {
+      const id = running;
+      const job = current;
+      if (!id || !job) return undefined;
+      let timer: NodeJS.Timeout | undefined;
+      await Promise.race([
+        job,
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, graceMs);
+          timer.unref();
+        }),
+      ]);
+      clearTimeout(timer);
+      const dataset = await storage.getDataset(id);
+      if (dataset?.status !== 'processing') return undefined;
+      await storage.updateDataset(id, {
+        status: 'interrupted',
+        error: 'processing was interrupted',
+      });
+      logger.info('dataset left interrupted by the shutdown', { datasetId: id });
+      return id;
     },
   };
 }

@@ -215,6 +215,8 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   }
   lifecycle?.onShutdown('storage', () => storage.close());
   lifecycle?.onShutdown('cache', () => cache.close());
+  // Runs first: a dataset the drain cut is recorded as interrupted while the storage is open.
+  lifecycle?.onShutdown('datasets', () => processor.interrupt(1000));
 
   return {
     app,

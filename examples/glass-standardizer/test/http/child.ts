@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../../../test/helpers/index.js';
-import { ADMIN_TOKEN } from './support.js';
+import { ADMIN_TOKEN, type DatasetSummary } from './support.js';
 
 /** The example's root directory (holds package.json, dist/, test/fixtures/). */
 export const EXAMPLE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -100,12 +100,12 @@ export async function waitDone(
   url: string,
   id: string,
   { timeoutMs = 90_000, intervalMs = 300 } = {},
-): Promise<{ status: string; counts: Record<string, number> | null } & Record<string, unknown>> {
+): Promise<DatasetSummary> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const res = await fetch(`${url}/api/datasets/${id}`);
     if (res.status !== 200) throw new Error(`GET dataset ${id}: ${res.status} ${await res.text()}`);
-    const body = (await res.json()) as { status: string; counts: Record<string, number> | null };
+    const body = (await res.json()) as DatasetSummary;
     if (body.status !== 'queued' && body.status !== 'processing') return body;
     if (Date.now() > deadline) throw new Error(`dataset ${id} still ${body.status}`);
     await new Promise((r) => setTimeout(r, intervalMs));
