@@ -113,16 +113,15 @@ export function tieredStore(
       void l1.clear(parsed.prefix);
   };
 
-  // Messages sent while the subscriber is away are lost: stop trusting L1 until it is back.
+  // While the subscriber is away L1 keeps serving (the outage policy: reads go to L1 and loaders),
+  // bounded by l1MaxTtl. Invalidations sent meanwhile are lost, so L1 is emptied once it is back.
   const onConnectionLost = () => {
-    subscribed = false;
     generation++;
-    void l1.clear('');
   };
   const onConnectionBack = () => {
     if (closed) return;
+    generation++;
     void l1.clear('');
-    subscribed = true;
   };
 
   const publish = (message: Omit<Invalidation, 'i'>) =>

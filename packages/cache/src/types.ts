@@ -31,8 +31,8 @@ export interface RedisSubscriber {
     listener?: (message: string, channel: string) => unknown,
   ): Promise<unknown>;
   /**
-   * Connection events, when the client emits them (node-redis does): on `reconnecting`/`end` the
-   * tiered store stops using L1 and empties it; on `ready` (resubscribed) it uses L1 again.
+   * Connection events, when the client emits them (node-redis does): on `ready` after a
+   * reconnection (resubscribed) the tiered store empties L1, since invalidations were missed.
    */
   on?(event: 'ready' | 'reconnecting' | 'end', listener: () => void): unknown;
   off?(event: 'ready' | 'reconnecting' | 'end', listener: () => void): unknown;
