@@ -70,7 +70,7 @@ describe('README', () => {
         LOG_DIR: join(dir, 'logs'),
         LOG_LEVEL: 'warn',
       });
-    });
+    }, 90_000);
     afterAll(async () => {
       await glass?.stop();
       rmSync(dir, { recursive: true, force: true });
@@ -136,6 +136,6 @@ describe('README', () => {
       expect(ris.split('\n')[0]).toMatch(/^COUNTRY,YEAR,SPECIMEN,PATHOGEN,/);
       expect(ris).toContain('KEN,2024,');
       expect(ris).toContain('LAB-A-2024');
-    });
+    }, 120_000);
   });
 });

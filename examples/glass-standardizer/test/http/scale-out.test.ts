@@ -129,7 +129,7 @@ describe.skipIf(!redisUp || !postgresUp)(
       }
       expect({ status, xcache }).toEqual({ status: 404, xcache: 'MISS' });
       expect((await fetch(`${b.url}/api/datasets/${datasetId}`)).status).toBe(404);
-    });
+    }, 60_000);
 
     it('shares the strict upload limit: 6 uploads to A + 5 to B → exactly 10 accepted, the 11th is 429', async () => {
       // Earlier tests of this run uploaded too: start from a fresh window for this client.
