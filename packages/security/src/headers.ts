@@ -249,6 +249,7 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): SecurityH
     strictTransportSecurity: false,
   } as HelmetOptions);
 
+  let hstsWarned = !warner.enabled('SHIPSHAPE_SECURITY_HSTS_NO_TLS');
   return function securityHeadersMiddleware(req: Request, res: Response, next: NextFunction): void {
     if (cspNonce) res.locals.cspNonce = randomBytes(16).toString('base64');
     if (permissions !== undefined) res.setHeader('Permissions-Policy', permissions);
@@ -256,8 +257,9 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): SecurityH
       res.setHeader('Cache-Control', cacheControl);
     if (hstsValue !== undefined && (production || req.secure)) {
       res.setHeader('Strict-Transport-Security', hstsValue);
-      if (!req.secure)
-        warner.warn(
+      // req.secure runs Express's trust-proxy evaluation; ask only until the warning is out.
+      if (!hstsWarned && !req.secure)
+        hstsWarned = warner.warn(
           'SHIPSHAPE_SECURITY_HSTS_NO_TLS',
           "securityHeaders sends HSTS (production) on a request that Express does not see as HTTPS; if TLS ends at a proxy, set 'trust proxy' so req.secure is true, otherwise serve over HTTPS",
         );

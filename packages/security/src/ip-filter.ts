@@ -278,7 +278,14 @@ export function ipFilter(options: IpFilterOptions = {}): IpFilterMiddleware {
       next();
       return;
     }
-    withTimeout(store.blocked(key), storeTimeoutMs).then(
+    const answer = store.blocked(key);
+    if (!(answer instanceof Promise)) {
+      // An in-process store answers at once: no promise, no timer on the request path.
+      if (answer) refuse(req, res, ip, answer.reason, 'IP_BLOCKED', answer.until);
+      else next();
+      return;
+    }
+    withTimeout(answer, storeTimeoutMs).then(
       (block) => {
         if (block) refuse(req, res, ip, block.reason, 'IP_BLOCKED', block.until);
         else next();

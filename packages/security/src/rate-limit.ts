@@ -307,8 +307,10 @@ function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
     'Rate limiter store calls that failed or timed out',
     ['limiter', 'policy'],
   );
-  const inner: Store = storeOption === 'memory' ? new MemoryStore() : storeOption;
-  const store = new GuardedStore(inner, storeTimeoutMs);
+  // The in-process store answers synchronously and cannot hang or lose a connection, so it is not
+  // wrapped: the guard costs a promise and a timer per request.
+  const store: Store =
+    storeOption === 'memory' ? new MemoryStore() : new GuardedStore(storeOption, storeTimeoutMs);
   const userKey = options.keyGenerator;
   const skipUser = options.skip;
   const sink = options.ipFilter;
@@ -419,10 +421,12 @@ function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
     limit: { value: limit, enumerable: true },
     windowMs: { value: windowMs, enumerable: true },
   });
-  middleware.resetKey = (key) => store.resetKey(key);
-  middleware.getKey = (key) => store.get(key);
+  middleware.resetKey = async (key) => {
+    await store.resetKey(key);
+  };
+  middleware.getKey = async (key) => store.get?.(key);
   middleware.close = async () => {
-    if (storeOption === 'memory') await store.shutdown();
+    if (storeOption === 'memory') await store.shutdown?.();
   };
   return middleware;
 }
