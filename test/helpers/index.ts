@@ -1,2 +1,3 @@
 export * from './express.js';
+export * from './readme.js';
 export * from './services.js';

@@ -1,46 +1,12 @@
-import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { tsBlocks, typecheckSamples } from '../../../test/helpers/index.js';
 
-const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
-const readme = readFileSync(join(packageDir, 'README.md'), 'utf8');
-const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
-// Under the package, importing the sources through a path mapping so no build is needed.
-const dir = mkdtempSync(join(packageDir, '.readme-check-'));
-afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const blocks = tsBlocks(fileURLToPath(new URL('../README.md', import.meta.url)));
 
 describe('README code samples', () => {
-  it('has TypeScript samples', () => {
+  it('every ```ts block type-checks against the built package', { timeout: 120_000 }, () => {
     expect(blocks.length).toBeGreaterThanOrEqual(2);
+    expect(typecheckSamples('cache', blocks)).toEqual([]);
   });
-
-  it('every ```ts block type-checks against the package sources (strict base config)', async () => {
-    const files = blocks.map((code, i) => {
-      const file = join(dir, `block-${i + 1}.ts`);
-      writeFileSync(file, `${code}\nexport {};\n`);
-      return file;
-    });
-    writeFileSync(
-      join(dir, 'tsconfig.json'),
-      JSON.stringify({
-        extends: '../../../tsconfig.base.json',
-        compilerOptions: {
-          noEmit: true,
-          noUnusedLocals: false,
-          paths: { '@shipshape/cache': ['../src/index.ts'] },
-          allowImportingTsExtensions: true,
-        },
-        files: files.map((f) => f.slice(dir.length + 1)),
-      }),
-    );
-    const tsc = join(packageDir, '..', '..', 'node_modules', 'typescript', 'bin', 'tsc');
-    const output = await new Promise<string>((resolve) => {
-      execFile(process.execPath, [tsc, '-p', dir], { timeout: 120_000 }, (error, stdout, stderr) =>
-        resolve(error ? `${stdout}${stderr}` || String(error) : ''),
-      );
-    });
-    expect(output).toBe('');
-  }, 150_000);
 });

@@ -1,13 +1,13 @@
 // Every ```ts block of the README must type-check against the built package.
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import ts from 'typescript';
 import { afterAll, describe, expect, it } from 'vitest';
+import { tsBlocks, typecheckSamples } from '../../../test/helpers/index.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-const readme = readFileSync(`${root}README.md`, 'utf8');
-const blocks = [...readme.matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+const blocks = tsBlocks(`${root}README.md`);
 const dir = `${root}test/.readme-${process.pid}/`;
 
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -18,28 +18,7 @@ describe('README', () => {
   });
 
   it('every ts sample type-checks against the built package', { timeout: 120_000 }, () => {
-    mkdirSync(dir, { recursive: true });
-    const files = blocks.map((code, i) => {
-      const file = `${dir}sample-${i}.ts`;
-      writeFileSync(file, `${code}\nexport {};\n`);
-      return file;
-    });
-    const program = ts.createProgram(files, {
-      target: ts.ScriptTarget.ES2023,
-      module: ts.ModuleKind.NodeNext,
-      moduleResolution: ts.ModuleResolutionKind.NodeNext,
-      strict: true,
-      noUncheckedIndexedAccess: true,
-      exactOptionalPropertyTypes: true,
-      skipLibCheck: true,
-      noEmit: true,
-      types: ['node'],
-      lib: ['lib.es2023.d.ts', 'lib.dom.d.ts'],
-    });
-    const diagnostics = ts
-      .getPreEmitDiagnostics(program)
-      .map((d) => ts.flattenDiagnosticMessageText(d.messageText, '\n'));
-    expect(diagnostics).toEqual([]);
+    expect(typecheckSamples('health', blocks)).toEqual([]);
   });
 
   it('the testing-helpers sample runs against the built package', { timeout: 60_000 }, () => {
