@@ -39,7 +39,7 @@ async function load(url, amount) {
 
 async function measure(name) {
   const child = fork(
-    join(here, 'cpu-host.mjs'),
+    join(here, '..', 'cpu-host.mjs'),
     [new URL(`./servers/${name}.mjs`, import.meta.url).href],
     {
       env: { ...process.env, NODE_ENV: 'production' },
