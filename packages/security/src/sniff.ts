@@ -22,7 +22,18 @@ export class TextValidator {
     if (nul !== -1) return `contains a NUL byte at offset ${this.offset + nul}`;
     this.offset += chunk.length;
     if (this.charset !== 'utf-8') return undefined;
-    const data = this.carry ? Buffer.concat([this.carry, chunk]) : chunk;
+    let data = chunk;
+    if (this.carry) {
+      // Complete the carried sequence from the head of this chunk and check it on its own, so the
+      // (large) chunk is never copied just to prepend a few bytes.
+      const missing = sequenceLength(this.carry[0] as number) - this.carry.length;
+      if (chunk.length <= missing) data = Buffer.concat([this.carry, chunk]);
+      else {
+        if (!isUtf8(Buffer.concat([this.carry, chunk.subarray(0, missing)])))
+          return 'is not valid UTF-8';
+        data = chunk.subarray(missing);
+      }
+    }
     const cut = incompleteTail(data);
     this.carry = cut < data.length ? Buffer.from(data.subarray(cut)) : undefined;
     if (!isUtf8(data.subarray(0, cut))) return 'is not valid UTF-8';
@@ -37,6 +48,11 @@ export class TextValidator {
   }
 }
 
+/** Bytes in the UTF-8 sequence a lead byte (>= 0x80) starts; invalid leads are judged by isUtf8. */
+function sequenceLength(lead: number): number {
+  return lead >= 0xf0 ? 4 : lead >= 0xe0 ? 3 : 2;
+}
+
 /** Index where a possibly incomplete trailing UTF-8 sequence starts (data.length if none). */
 function incompleteTail(data: Buffer): number {
   const len = data.length;
@@ -44,8 +60,7 @@ function incompleteTail(data: Buffer): number {
     const b = data[i] as number;
     if ((b & 0xc0) === 0x80) continue;
     if (b < 0x80) return len;
-    const need = b >= 0xf0 ? 4 : b >= 0xe0 ? 3 : 2;
-    return len - i < need ? i : len;
+    return len - i < sequenceLength(b) ? i : len;
   }
   return len;
 }
