@@ -413,6 +413,14 @@ class PartHeaderCounter {
   }
 }
 
+/**
+ * Buffer of a file part's stream and of its write stream. While one `writev` runs on the libuv
+ * thread pool the next chunks queue behind it; when that write is late (a busy machine), a small
+ * buffer pauses the request, the client stalls and the upload goes in bursts (bench/upload, see
+ * docs/benchmarks.md). Only data already received waits here: at most about 2 MB per upload.
+ */
+const FILE_BUFFER_BYTES = 1024 * 1024;
+
 interface ActiveFile {
   path: string;
   stream: WriteStream | undefined;
@@ -525,10 +533,9 @@ function handleUpload(
       headers: req.headers,
       preservePath: true,
       defParamCharset: 'utf8',
-      // Larger buffers than the 16 kB defaults: fewer, bigger writes for large files at a bounded
-      // cost (at most a few of these per request are in flight).
+      // Request side: 256 kB instead of 16 kB; 1 MB here bought nothing measurable.
       highWaterMark: 256 * 1024,
-      fileHwm: 256 * 1024,
+      fileHwm: FILE_BUFFER_BYTES,
       limits: {
         // busboy signals 'limit' on reaching the size, not passing it: a file exactly at the
         // limit is fine, so give it one byte more and count bytes ourselves.
@@ -734,7 +741,11 @@ function handleUpload(
       const order = fileIndex++;
       const storedName = `${randomUUID()}${nameCheck.extension}`;
       const path = join(config.dir, storedName);
-      const out = createWriteStream(path, { flags: 'wx', mode: 0o600, highWaterMark: 256 * 1024 });
+      const out = createWriteStream(path, {
+        flags: 'wx',
+        mode: 0o600,
+        highWaterMark: FILE_BUFFER_BYTES,
+      });
       const file: ActiveFile = { path, stream: out, kept: false };
       active.push(file);
       const hash = createHash('sha256');
