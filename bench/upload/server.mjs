@@ -1,6 +1,7 @@
 // One bench server in its own process: `guard` = uploadGuard (built package), `raw` = the request
-// body piped straight to a file (HTTP without multipart parsing or checks). Reports its port over
-// IPC, answers { type: 'rss' } with idle and peak RSS, exits on { type: 'stop' }.
+// body piped straight to a file with uploadGuard's 1 MB write buffer (HTTP and disk without
+// multipart parsing or checks), `discard` = the body read and dropped (HTTP alone). Reports its
+// port over IPC, answers { type: 'rss' } with idle and peak RSS, exits on { type: 'stop' }.
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -16,13 +17,22 @@ if (mode === 'guard') {
     const [file] = uploadedFiles(req);
     res.json({ size: file.size, sha256: file.sha256 });
   });
+} else if (mode === 'discard') {
+  app.post('/upload', (req, res) => {
+    let size = 0;
+    req.on('data', (chunk) => {
+      size += chunk.length;
+    });
+    req.on('end', () => res.json({ size }));
+  });
 } else {
   let n = 0;
   app.post('/upload', async (req, res) => {
     const path = join(dir, `raw-${process.pid}-${n++}.bin`);
-    await pipeline(req, createWriteStream(path));
+    const out = createWriteStream(path, { highWaterMark: 1024 * 1024 });
+    await pipeline(req, out);
     await rm(path);
-    res.json({ size: Number(req.headers['content-length']) });
+    res.json({ size: out.bytesWritten });
   });
 }
 
