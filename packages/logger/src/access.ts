@@ -1,4 +1,4 @@
-import { IncomingMessage, type ServerResponse } from 'node:http';
+import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { LEVEL, MESSAGE } from 'triple-beam';
@@ -14,12 +14,6 @@ const knownOptions: { [K in keyof Required<AccessLogOptions>]: true } = {
   skip: true,
   message: true,
 };
-
-// Per-response state lives in symbol-keyed properties so one shared 'close' listener serves every
-// request (no closure per request).
-const START = Symbol('shipshape.access.start');
-const STORE = Symbol('shipshape.access.store');
-const BYTES = Symbol('shipshape.access.bytesOut');
 
 // Context fields never overwrite what the access line itself says.
 const RESERVED = new Set([
@@ -46,38 +40,7 @@ const RESERVED = new Set([
   'truncated',
 ]);
 
-type AccessResponse = ServerResponse & {
-  [START]?: number;
-  [STORE]?: ContextStore | undefined;
-  [BYTES]?: number;
-  req: AccessRequest;
-};
-
-// Express restores req.baseUrl when a router hands an error (or a fall-through) back to its
-// parent, so at 'close' time an error answered by an app-level handler would lose the mount
-// prefix. An accessor on the app's request prototype (never on IncomingMessage itself) records
-// baseUrl at the moment Express sets req.route; it costs one setter call per matched route.
-const ROUTE = Symbol('shipshape.access.route');
-const ROUTE_BASE = Symbol('shipshape.access.routeBase');
-const ROUTE_PATCHED = Symbol('shipshape.access.routePatched');
-
-function captureRouteBase(req: IncomingMessage): void {
-  const proto = Object.getPrototypeOf(req) as Record<symbol, unknown> | null;
-  if (!proto || proto[ROUTE_PATCHED] || (proto as object) === IncomingMessage.prototype) return;
-  proto[ROUTE_PATCHED] = true;
-  if (Object.getOwnPropertyDescriptor(proto, 'route')) return;
-  Object.defineProperty(proto, 'route', {
-    configurable: true,
-    enumerable: false,
-    get(this: Record<symbol, unknown>) {
-      return this[ROUTE];
-    },
-    set(this: Record<symbol, unknown> & { baseUrl?: string }, value: unknown) {
-      this[ROUTE] = value;
-      this[ROUTE_BASE] = this.baseUrl;
-    },
-  });
-}
+type AccessResponse = ServerResponse & { req: AccessRequest };
 
 function pathOf(url: string): string {
   const q = url.indexOf('?');
@@ -101,16 +64,74 @@ function fail(message: string): never {
   throw new Error(`@shipshape/logger: accessLog ${message}`);
 }
 
-/** The route template: mount prefix + matched route path, else the path without query string. */
+/** Non-empty path segments of a path, e.g. 3 for "/api/items/42/". */
+function countSegments(path: string): number {
+  let n = 0;
+  let inSegment = false;
+  for (let i = 0; i < path.length; i++) {
+    if (path.charCodeAt(i) === 47 /* / */) inSegment = false;
+    else if (!inSegment) {
+      inSegment = true;
+      n++;
+    }
+  }
+  return n;
+}
+
+/** The first `n` non-empty segments of a path, with their leading slashes ("/api/v1" for 2). */
+function leadingSegments(path: string, n: number): string {
+  let seen = 0;
+  let inSegment = false;
+  for (let i = 0; i < path.length; i++) {
+    if (path.charCodeAt(i) === 47) {
+      if (inSegment && seen === n) return path.slice(0, i);
+      inSegment = false;
+    } else if (!inSegment) {
+      inSegment = true;
+      seen++;
+    }
+  }
+  return path;
+}
+
+// Segment count of a route path whose every segment matches exactly one URL segment (literals and
+// plain `:params`), or -1 for wildcards, optional groups and regular expressions.
+const routeSegments = new WeakMap<object, number>();
+function fixedSegments(route: { readonly path?: unknown }): number {
+  let n = routeSegments.get(route);
+  if (n === undefined) {
+    n =
+      typeof route.path === 'string' && !/[*?+(){}[\]]/.test(route.path)
+        ? countSegments(route.path)
+        : -1;
+    routeSegments.set(route, n);
+  }
+  return n;
+}
+
+/**
+ * The route template: mount prefix + matched route path, else the path without query string.
+ *
+ * Express restores `req.baseUrl` when a router hands an error (or a fall-through) back to its
+ * parent, so when an app-level error handler answers, `req.route` is the mounted route but
+ * `req.baseUrl` no longer holds its prefix. For routes of fixed shape the prefix is then the part
+ * of the path in front of the route's segments; nothing is recorded per request for this.
+ */
 export function routeTemplate(req: AccessRequest): string {
   const route = req.route;
+  const path = pathOf(req.originalUrl ?? req.url ?? '');
   if (route && route.path !== undefined) {
-    const path = typeof route.path === 'string' ? route.path : String(route.path);
-    const base = (req as { [ROUTE_BASE]?: string })[ROUTE_BASE] ?? req.baseUrl ?? '';
+    const routePath = typeof route.path === 'string' ? route.path : String(route.path);
+    let base = req.baseUrl ?? '';
+    const own = fixedSegments(route);
+    if (own >= 0) {
+      const prefix = countSegments(path) - own;
+      if (prefix >= 0 && prefix !== countSegments(base)) base = leadingSegments(path, prefix);
+    }
     // router.get('/') mounted at /api/items is "/api/items", not "/api/items/".
-    return base !== '' && path === '/' ? base : base + path;
+    return base !== '' && routePath === '/' ? base : base + routePath;
   }
-  return pathOf(req.originalUrl ?? req.url ?? '');
+  return path;
 }
 
 /**
@@ -158,14 +179,19 @@ export function accessLog(logger: LoggerLike, options: AccessLogOptions = {}) {
       : value;
   }
 
-  function onAccessClose(this: AccessResponse): void {
-    const req = this.req;
-    const durationMs = Math.round((performance.now() - (this[START] ?? 0)) * 100) / 100;
-    const aborted = !this.writableFinished;
-    const status = aborted && !this.headersSent ? 499 : this.statusCode;
+  function logAccess(
+    res: AccessResponse,
+    start: number,
+    store: ContextStore | undefined,
+    bytesBefore: number,
+  ): void {
+    const req = res.req;
+    const durationMs = Math.round((performance.now() - start) * 100) / 100;
+    const aborted = !res.writableFinished;
+    const status = aborted && !res.headersSent ? 499 : res.statusCode;
     const method = req.method ?? 'GET';
     const sanitizer =
-      internals && (needsRedaction || this[STORE]?.fields)
+      internals && (needsRedaction || store?.fields)
         ? new Sanitizer(internals.redactor, internals.keyCache)
         : undefined;
     const route = clean(routeTemplate(req), sanitizer);
@@ -178,8 +204,7 @@ export function accessLog(logger: LoggerLike, options: AccessLogOptions = {}) {
     const declared = contentLength === undefined ? 0 : Number(contentLength);
     const bytesIn = Number.isFinite(declared) ? declared : 0;
     const socket = req.socket as Socket | null;
-    const bytesOut = socket ? socket.bytesWritten - (this[BYTES] ?? 0) : 0;
-    const store = this[STORE];
+    const bytesOut = socket ? socket.bytesWritten - bytesBefore : 0;
     const requestId = req.id ?? store?.requestId;
     const ua = req.headers['user-agent'];
 
@@ -248,13 +273,13 @@ export function accessLog(logger: LoggerLike, options: AccessLogOptions = {}) {
       next();
       return;
     }
-    const r = res as AccessResponse;
-    captureRouteBase(req);
-    r[START] = performance.now();
-    r[STORE] = storage.getStore();
-    r[BYTES] = req.socket?.bytesWritten ?? 0;
+    // Per-request state stays in this closure: adding properties to req/res (or an accessor on
+    // the request prototype) measurably slowed every later middleware's property access.
+    const start = performance.now();
+    const store = storage.getStore();
+    const bytesBefore = req.socket?.bytesWritten ?? 0;
     // 'close' fires after 'finish' and also when the client goes away first.
-    res.on('close', onAccessClose);
+    res.on('close', () => logAccess(res as AccessResponse, start, store, bytesBefore));
     next();
   };
 }

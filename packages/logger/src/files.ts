@@ -108,6 +108,9 @@ export interface FileTransportConfig {
 
 type Info = Record<string | symbol, unknown>;
 
+/** How long a line may wait for others before its batch goes to the file. */
+export const BATCH_MS = 10;
+
 /** One stream's rotated file; ignores lines of other streams. */
 export class StreamFileTransport extends DailyRotateFile {
   readonly tracker: DiskTracker;
@@ -158,9 +161,10 @@ export class StreamFileTransport extends DailyRotateFile {
   }
 
   /**
-   * Lines of one event-loop turn are joined and handed to the rotator in one write: the rotator
-   * formats a date with moment and the fs stream does its bookkeeping per write, which dominated
-   * the cost of an access line. flush() waits for this buffer too.
+   * Lines are joined and handed to the rotator in one write at most every BATCH_MS (or at 32 kB):
+   * the rotator formats a date with moment and the fs stream does its bookkeeping and a system
+   * call per write, which dominated the cost of an access line. The timer is not unref'd, so a
+   * process that runs out of work still writes its last lines, and flush() writes the buffer at once.
    */
   enqueue(line: string): void {
     this.batch += `${line}\n`;
@@ -169,7 +173,7 @@ export class StreamFileTransport extends DailyRotateFile {
     if (this.batch.length >= 32_768) this.writeBatch();
     else if (!this.scheduled) {
       this.scheduled = true;
-      setImmediate(this.writeBatchBound);
+      setTimeout(this.writeBatchBound, BATCH_MS);
     }
   }
 

@@ -3,6 +3,7 @@ import { connect } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { describeEachExpress, type Listening, listen } from '../../../test/helpers/index.js';
+import { routeTemplate } from '../src/access.js';
 import { accessLog, addContextFields, requestContext } from '../src/index.js';
 import { createTestLogger } from '../src/testing.js';
 
@@ -276,5 +277,51 @@ describeEachExpress('accessLog with skip: false and a plain winston-like logger'
     } finally {
       await server.close();
     }
+  });
+});
+
+describe('routeTemplate', () => {
+  const route = (path: unknown) => ({ path });
+  it('joins the mount prefix and the route path', () => {
+    expect(
+      routeTemplate({
+        route: route('/:id'),
+        baseUrl: '/api/uploads',
+        originalUrl: '/api/uploads/9',
+        url: '/9',
+      } as never),
+    ).toBe('/api/uploads/:id');
+    expect(
+      routeTemplate({
+        route: route('/'),
+        baseUrl: '/api/uploads',
+        originalUrl: '/api/uploads',
+        url: '/',
+      } as never),
+    ).toBe('/api/uploads');
+  });
+  it('recovers the prefix Express restored before an app-level handler answered', () => {
+    // baseUrl is back to "" (or the outer router's) while req.route is still the inner route.
+    const req = (path: string, baseUrl: string, url: string) =>
+      ({ route: route(path), baseUrl, originalUrl: url, url }) as never;
+    expect(routeTemplate(req('/:id/async-fail', '', '/api/uploads/5/async-fail?x=1'))).toBe(
+      '/api/uploads/:id/async-fail',
+    );
+    expect(routeTemplate(req('/:id', '/api', '/api/v1/items/7/'))).toBe('/api/v1/items/:id');
+    // A parameterised mount keeps the matched values, as req.baseUrl does.
+    expect(routeTemplate(req('/posts', '', '/users/42/posts'))).toBe('/users/42/posts');
+    expect(routeTemplate(req('/', '', '/api/uploads'))).toBe('/api/uploads');
+  });
+  it('leaves routes of variable shape with the baseUrl it has', () => {
+    const req = (path: unknown, baseUrl: string, url: string) =>
+      ({ route: route(path), baseUrl, originalUrl: url, url }) as never;
+    expect(routeTemplate(req('/files/*rest', '', '/api/files/a/b/c'))).toBe('/files/*rest');
+    expect(routeTemplate(req('/:id{/:tab}', '/api', '/api/7/info'))).toBe('/api/:id{/:tab}');
+    expect(routeTemplate(req(/^\/re$/, '', '/x/re'))).toBe('/^\\/re$/');
+  });
+  it('unmatched requests log the path without the query string', () => {
+    expect(routeTemplate({ originalUrl: '/no/such?secret=1', url: '/such' } as never)).toBe(
+      '/no/such',
+    );
   });
 });
