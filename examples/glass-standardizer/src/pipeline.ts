@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { encodedIsolate, type IsolateFields, resultsEncoder } from './domain/encoded.js';
 import {
   ageGroup,
   buildHeaderIndex,
@@ -12,6 +13,7 @@ import {
   type HeaderResolution,
   mapOrganism,
   mapSpecimen,
+  memoise,
   normaliseValue,
   parseAge,
   type ResultClass,
@@ -35,6 +37,7 @@ import {
   HashSet53,
   hash53,
   RisAggregator,
+  RisCandidates,
   SampleAggregator,
 } from './domain/ris.js';
 import { type Encoding, InputError, openRecords, type SourceRecord } from './io/input.js';
@@ -522,6 +525,29 @@ async function run(
   const contradicted = new Set<string>();
   const day = new DayCache();
   const headerWidth = headerCells.length;
+  // Pure per-cell conversions, memoised for this file: the same few values repeat on every row.
+  const classify = memoise((raw) => classifyResult(raw, results));
+  const shapeOf = memoise(dateShape);
+  const normalised = memoise(normaliseValue);
+  const specimenOf = memoise((raw) => mapSpecimen(raw, tables));
+  const organismOf = memoise((raw) => mapOrganism(raw, tables));
+  // One slot per antibiotic of the file; a row's results are kept by slot for the RIS.
+  const slots = [...headers.antibiotics];
+  const slotOf = new Map(slots.map(([code], s) => [code, s]));
+  const rowResults: (ResultCode | undefined)[] = slots.map(() => undefined);
+  const encodeResults = resultsEncoder(slots.map(([code]) => code));
+  const ris = new RisAggregator(panels, request);
+  const candidates = new RisCandidates(ris, tables.panels);
+  // Per stratum: the slot of each panel antibiotic (-1 when the file has no such column).
+  const panelSlots: number[][] = [];
+  const slotsOfStratum = (stratum: number): number[] => {
+    let found = panelSlots[stratum];
+    if (!found) {
+      found = ris.antibiotics(stratum).map((code) => slotOf.get(code) ?? -1);
+      panelSlots[stratum] = found;
+    }
+    return found;
+  };
 
   const parseDate = (
     cells: readonly string[],
@@ -529,7 +555,7 @@ async function run(
     row: number,
   ): { days: number | undefined; raw: string; shape: DateShape } => {
     const raw = cell(cells, name);
-    const shape = dateShape(raw);
+    const shape = shapeOf(raw);
     const columnPlan = plan.dates[name];
     const order = columnPlan?.order ?? 'DMY';
     const evidence = slashEvidence(shape);
@@ -629,7 +655,7 @@ async function run(
       filled.date++;
     }
 
-    const sexRaw = normaliseValue(cell(cells, 'sex'));
+    const sexRaw = normalised(cell(cells, 'sex'));
     const sex = tables.sexValues[sexRaw] ?? 'UNK';
     if (sex !== 'UNK') filled.sex++;
     else if (sexRaw !== '')
@@ -655,7 +681,7 @@ async function run(
     if (ageYears !== null) filled.age++;
 
     let origin: 'CO' | 'HO' | 'UNK' = 'UNK';
-    const originRaw = normaliseValue(cell(cells, 'origin'));
+    const originRaw = normalised(cell(cells, 'origin'));
     if (originRaw !== '') origin = tables.originValues[originRaw] ?? 'UNK';
     if (col.admission_date !== undefined) {
       const adm = parseDate(cells, 'admission_date', row);
@@ -677,10 +703,10 @@ async function run(
     if (origin !== 'UNK') filled.origin++;
 
     const specimenRaw = cell(cells, 'specimen_type');
-    const specimen = mapSpecimen(specimenRaw, tables);
+    const specimen = specimenOf(specimenRaw);
     if (specimenRaw !== '') filled.specimen++;
     const organismRaw = cell(cells, 'organism');
-    const organism = mapOrganism(organismRaw, tables);
+    const organism = organismOf(organismRaw);
     if (organism.kind !== 'empty') filled.organism++;
     const group = ageGroup(ageYears, tables);
     if (dateDays !== null && day.year(dateDays) === dataset.year && glassSpecimens.has(specimen)) {
@@ -696,13 +722,13 @@ async function run(
     }
     const pathogen = organism.kind === 'pathogen' ? organism.code : PATHOGEN_OTHER;
 
-    const isolateResults: Record<string, ResultCode> = {};
     let readable = 0;
-    for (const [code, indexes] of headers.antibiotics) {
+    for (let s = 0; s < slots.length; s++) {
+      const [code, indexes] = slots[s] as [string, readonly number[]];
       let best: ResultCode | undefined;
       for (const index of indexes) {
         const raw = cells[index] ?? '';
-        const c = classifyResult(raw, results);
+        const c = classify(raw);
         if (c.kind === 'not_tested') continue;
         resultCells++;
         const value = resultFromClass(c, plan.digitColumns.has(index));
@@ -723,10 +749,8 @@ async function run(
           );
         }
       }
-      if (best !== undefined) {
-        isolateResults[code] = best;
-        if (best !== 'UNREADABLE') readable++;
-      }
+      rowResults[s] = best;
+      if (best !== undefined && best !== 'UNREADABLE') readable++;
     }
     if (readable === 0) q.add(8, 'WARN', 'NO_RESULTS', RULE_MESSAGES[8], row);
     else filled.results++;
@@ -748,7 +772,19 @@ async function run(
     }
 
     isolateId++;
-    return {
+    if (dateDays !== null && day.year(dateDays) === dataset.year) {
+      // Whether it counts is known only after the first-isolate pass; keep what the RIS needs.
+      const stratum = ris.stratum(specimen, pathogen, sex, origin, group);
+      if (stratum >= 0) {
+        const panel = slotsOfStratum(stratum);
+        candidates.keep(isolateId, stratum, (a) => {
+          const slot = panel[a] as number;
+          return slot < 0 ? undefined : rowResults[slot];
+        });
+      }
+    }
+    const presumedFirst = dateDays !== null && patientId !== '' && !placeholder;
+    const fields: IsolateFields = {
       isolateId,
       sourceRow: row,
       patientId,
@@ -764,10 +800,12 @@ async function run(
       origin,
       ward: col.ward === undefined ? null : cell(cells, 'ward'),
       laboratory: col.laboratory === undefined ? null : cell(cells, 'laboratory'),
-      firstIsolateGlass: false,
-      firstIsolateEpisode: false,
-      results: isolateResults,
+      // Stored as a lone isolate would be (first by both rules when it can be first at all), so
+      // the first-isolate pass rewrites only the isolates of patients with several.
+      firstIsolateGlass: presumedFirst,
+      firstIsolateEpisode: presumedFirst,
     };
+    return encodedIsolate(fields, encodeResults(rowResults));
   };
 
   try {
@@ -810,7 +848,6 @@ async function run(
 
   // First isolates, in storage order (patient, pathogen, date, row): flat memory. The RIS is
   // aggregated in the same pass from GLASS-rule first isolates.
-  const ris = new RisAggregator(panels, request);
   let outOfYear = 0;
   const firsts = await markFirstIsolates(
     storage,
@@ -819,12 +856,8 @@ async function run(
     placeholders,
     checkAbort,
     (key) => {
-      if (key.year !== dataset.year) {
-        outOfYear++;
-        return;
-      }
-      if (!ris.accepts(key.specimen, key.pathogen)) return;
-      ris.add({ ...key, results: JSON.parse(key.resultsJson) as Record<string, ResultCode> });
+      if (key.year !== dataset.year) outOfYear++;
+      else candidates.count(key.isolateId);
     },
   );
   if (outOfYear > 0) {
@@ -896,6 +929,7 @@ function finishEmpty(q: QualityAccumulator, counts: DatasetCounts, antibiotics: 
  * GLASS rule: earliest isolate per patient × pathogen × specimen × year (ties: lower row).
  * Episode rule: counted when no counted isolate of the same patient and pathogen lies within
  * `episodeDays` before it. Isolates without patient id or date are never first isolates.
+ * Writes only the flags that differ from the stored ones, in isolate id order.
  */
 export async function markFirstIsolates(
   storage: GlassStorage,
@@ -908,35 +942,53 @@ export async function markFirstIsolates(
   let group = '';
   let seenSpecimenYear = new Set<string>();
   let lastCounted: number | undefined;
-  let pending: FirstIsolateFlag[] = [];
+  // Changed flags by isolate id (bit 4 = changed, bit 1 GLASS, bit 2 episode), written after the
+  // pass in id order: the storage then touches each page of the table once, not once per patient.
+  let changes = new Uint8Array(1024);
+  let maxId = 0;
   let glass = 0;
   let episode = 0;
   let keyed = 0;
   let noPatient = 0;
   for await (const key of storage.iterateFirstIsolateKeys(datasetId)) {
     keyed++;
+    if (keyed % 5000 === 0) checkAbort();
+    let isGlass = false;
+    let isEpisode = false;
     if (key.patientId === '' || placeholders.has(key.patientId.toLowerCase())) {
       noPatient++;
-      continue;
+    } else {
+      const g = `${key.patientId}\u0000${key.pathogen}`;
+      if (g !== group) {
+        group = g;
+        seenSpecimenYear = new Set();
+        lastCounted = undefined;
+      }
+      const sy = `${key.specimen}|${key.year}`;
+      isGlass = !seenSpecimenYear.has(sy);
+      if (isGlass) seenSpecimenYear.add(sy);
+      isEpisode = lastCounted === undefined || key.dateDays - lastCounted > episodeDays;
+      if (isEpisode) lastCounted = key.dateDays;
+      if (isGlass) {
+        glass++;
+        onGlassFirst(key);
+      }
+      if (isEpisode) episode++;
     }
-    const g = `${key.patientId}\u0000${key.pathogen}`;
-    if (g !== group) {
-      group = g;
-      seenSpecimenYear = new Set();
-      lastCounted = undefined;
+    if (isGlass === key.glass && isEpisode === key.episode) continue;
+    if (key.isolateId >= changes.length) {
+      const grown = new Uint8Array(Math.max(changes.length * 2, key.isolateId + 1));
+      grown.set(changes);
+      changes = grown;
     }
-    const sy = `${key.specimen}|${key.year}`;
-    const isGlass = !seenSpecimenYear.has(sy);
-    if (isGlass) seenSpecimenYear.add(sy);
-    const isEpisode = lastCounted === undefined || key.dateDays - lastCounted > episodeDays;
-    if (isEpisode) lastCounted = key.dateDays;
-    if (isGlass) {
-      glass++;
-      onGlassFirst(key);
-    }
-    if (isEpisode) episode++;
-    if (isGlass || isEpisode)
-      pending.push({ isolateId: key.isolateId, glass: isGlass, episode: isEpisode });
+    changes[key.isolateId] = 4 | (isGlass ? 1 : 0) | (isEpisode ? 2 : 0);
+    maxId = Math.max(maxId, key.isolateId);
+  }
+  let pending: FirstIsolateFlag[] = [];
+  for (let id = 1; id <= maxId; id++) {
+    const f = changes[id] as number;
+    if (f === 0) continue;
+    pending.push({ isolateId: id, glass: (f & 1) !== 0, episode: (f & 2) !== 0 });
     if (pending.length >= 5000) {
       await storage.setFirstIsolateFlags(datasetId, pending);
       pending = [];

@@ -163,11 +163,9 @@ export interface FirstIsolateKey {
   readonly specimen: string;
   readonly dateDays: number;
   readonly year: number;
-  readonly sex: string;
-  readonly origin: string;
-  readonly ageGroup: string;
-  /** The results as stored (JSON text), parsed only for isolates that reach the RIS. */
-  readonly resultsJson: string;
+  /** The flags as stored now; the first-isolate pass writes only the ones that change. */
+  readonly glass: boolean;
+  readonly episode: boolean;
 }
 
 export interface FirstIsolateFlag {

@@ -10,6 +10,7 @@ import {
   createSqliteStorage,
   type GlassStorage,
   type IsolateRecord,
+  markFirstIsolates,
   processDataset,
 } from '../src/index.js';
 import { NOW, SAMPLES } from './helpers.js';
@@ -164,6 +165,88 @@ function storageSuite(
       expect(episode.map((i) => i.isolateId)).toEqual([2, 4]);
       expect(await storage.deleteDataset(d.id)).toBe(true);
       expect(await storage.countIsolates(d.id)).toBe(0);
+    });
+
+    it('marks first isolates writing only the flags that differ from the stored ones', async () => {
+      const d = await storage.createDataset(base);
+      const presumed = { firstIsolateGlass: true, firstIsolateEpisode: true };
+      await storage.insertIsolates(d.id, [
+        // P1/ESCCOL: day 0 first by both rules, day 100 neither, day 500 episode only.
+        isolate(1, { patientId: 'P1', dateDays: 500, sourceRow: 2, ...presumed }),
+        isolate(2, { patientId: 'P1', dateDays: 0, sourceRow: 3, ...presumed }),
+        isolate(3, { patientId: 'P1', dateDays: 100, sourceRow: 4, ...presumed }),
+        // Stored as first although it has no usable patient: the pass clears it.
+        isolate(4, { patientId: 'unknown', ...presumed }),
+        // A lone isolate already stored as first: nothing to write.
+        isolate(5, { patientId: 'P2', ...presumed }),
+        // Stored as not first although it is: the pass sets it.
+        isolate(6, { patientId: 'P3' }),
+      ]);
+      const written: number[] = [];
+      const watched: GlassStorage = {
+        ...storage,
+        iterateFirstIsolateKeys: (id, pageSize) => storage.iterateFirstIsolateKeys(id, pageSize),
+        async setFirstIsolateFlags(id, flags) {
+          written.push(...flags.map((f) => f.isolateId));
+          await storage.setFirstIsolateFlags(id, flags);
+        },
+      };
+      const counted: number[] = [];
+      const result = await markFirstIsolates(
+        watched,
+        d.id,
+        365,
+        new Set(['unknown']),
+        undefined,
+        (key) => counted.push(key.isolateId),
+      );
+      expect(result).toEqual({ glass: 3, episode: 4, noPatient: 1 });
+      expect(counted.sort()).toEqual([2, 5, 6]);
+      expect(written).toEqual([1, 3, 4, 6]); // in isolate id order
+      const flags = async () =>
+        (await all(storage.iterateIsolates(d.id))).map((i) => [
+          i.isolateId,
+          i.firstIsolateGlass,
+          i.firstIsolateEpisode,
+        ]);
+      expect(await flags()).toEqual([
+        [1, false, true],
+        [2, true, true],
+        [3, false, false],
+        [4, false, false],
+        [5, true, true],
+        [6, true, true],
+      ]);
+      // A second pass finds every flag right and writes nothing.
+      written.length = 0;
+      await markFirstIsolates(watched, d.id, 365, new Set(['unknown']));
+      expect(written).toEqual([]);
+      expect(await flags()).toHaveLength(6);
+    });
+
+    it('first-isolate keys: a pass left early does not disturb the next, nor do two at once', async () => {
+      const d = await storage.createDataset(base);
+      await storage.insertIsolates(
+        d.id,
+        Array.from({ length: 25 }, (_, i) => isolate(i + 1, { patientId: `P${(i * 7) % 5}` })),
+      );
+      const expected = (await all(storage.iterateFirstIsolateKeys(d.id, 4))).map(
+        (k) => k.isolateId,
+      );
+      expect(expected).toHaveLength(25);
+      for await (const _key of storage.iterateFirstIsolateKeys(d.id, 4)) break;
+      const a = storage.iterateFirstIsolateKeys(d.id, 3)[Symbol.asyncIterator]();
+      const b = storage.iterateFirstIsolateKeys(d.id, 5)[Symbol.asyncIterator]();
+      const fromA: number[] = [];
+      const fromB: number[] = [];
+      for (;;) {
+        const [x, y] = await Promise.all([a.next(), b.next()]);
+        if (!x.done) fromA.push(x.value.isolateId);
+        if (!y.done) fromB.push(y.value.isolateId);
+        if (x.done && y.done) break;
+      }
+      expect(fromA).toEqual(expected);
+      expect(fromB).toEqual(expected);
     });
 
     it('processes a sample to the same result as every other backend', async () => {

@@ -299,6 +299,22 @@ export function ageGroup(years: number | null, tables: ReferenceTables): string 
   return AGE_GROUP_UNKNOWN;
 }
 
+/**
+ * Memoises a pure function of a cell's text, for one file: values such as dates, results and
+ * organisms repeat on most rows. Stops adding after `limit` distinct values (bounded memory).
+ */
+export function memoise<T>(fn: (raw: string) => T, limit = 20_000): (raw: string) => T {
+  const cache = new Map<string, T>();
+  return (raw) => {
+    let value = cache.get(raw);
+    if (value === undefined) {
+      value = fn(raw);
+      if (cache.size < limit) cache.set(raw, value);
+    }
+    return value;
+  };
+}
+
 export function normaliseValue(raw: string): string {
   return raw.trim().toLowerCase().replace(/\s+/g, ' ');
 }

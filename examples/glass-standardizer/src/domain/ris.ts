@@ -58,16 +58,6 @@ export interface RisRequest {
   readonly batchId: string;
 }
 
-/** What the aggregator needs of an isolate; an `IsolateRecord` satisfies it. */
-export interface RisInput {
-  readonly specimen: string;
-  readonly pathogen: string;
-  readonly sex: string;
-  readonly origin: string;
-  readonly ageGroup: string;
-  readonly results: Readonly<Record<string, ResultCode>>;
-}
-
 const COUNT_INDEX: Record<RisCount, number> = {
   RESISTANT: 0,
   INTERMEDIATE: 1,
@@ -77,51 +67,76 @@ const COUNT_INDEX: Record<RisCount, number> = {
   UNKNOWN_NO_BREAKPOINTS: 5,
 };
 
-interface Stratum {
-  readonly antibiotics: readonly string[];
-  /** Six counts per panel antibiotic, in RIS_COUNTS order. */
-  readonly counts: Int32Array;
+/** Position of an isolate's result in a RIS row's six counts (RIS_COUNTS order). */
+export function risCountIndex(result: ResultCode | undefined): number {
+  return COUNT_INDEX[risCountFor(result)];
 }
 
-/** Aggregates first isolates (GLASS rule) into RIS rows. Memory is bounded by the strata. */
+interface Stratum {
+  readonly key: string;
+  readonly antibiotics: readonly string[];
+  /** Six counts per panel antibiotic, in RIS_COUNTS order; allocated by the first isolate. */
+  counts: Int32Array | undefined;
+}
+
+/**
+ * Aggregates first isolates (GLASS rule) into RIS rows. Memory is bounded by the strata. A
+ * stratum is numbered when first seen (`stratum`) and becomes a RIS row only once an isolate is
+ * counted in it (`addCounts`).
+ */
 export class RisAggregator {
   readonly #panels: PanelIndex;
   readonly #request: RisRequest;
-  readonly #strata = new Map<string, Stratum>();
-  included = 0;
+  readonly #numbers = new Map<string, number>();
+  readonly #strata: Stratum[] = [];
 
   constructor(panels: PanelIndex, request: RisRequest) {
     this.#panels = panels;
     this.#request = request;
   }
 
-  /** Whether the specimen–pathogen pair has a panel (else the isolate is not in the RIS). */
-  accepts(specimen: string, pathogen: string): boolean {
-    return this.#panels.has(`${specimen}|${pathogen}`);
+  /** The stratum of an isolate, or -1 when its specimen–pathogen pair has no panel (not in the RIS). */
+  stratum(
+    specimen: string,
+    pathogen: string,
+    sex: string,
+    origin: string,
+    ageGroup: string,
+  ): number {
+    const key = `${specimen}|${pathogen}|${sex}|${origin}|${ageGroup}`;
+    const known = this.#numbers.get(key);
+    if (known !== undefined) return known;
+    const antibiotics = this.#panels.get(`${specimen}|${pathogen}`);
+    if (!antibiotics) return -1;
+    const number = this.#strata.length;
+    this.#strata.push({ key, antibiotics, counts: undefined });
+    this.#numbers.set(key, number);
+    return number;
   }
 
-  /** Adds an isolate; returns false when its specimen–pathogen pair has no panel. */
-  add(isolate: RisInput): boolean {
-    const antibiotics = this.#panels.get(`${isolate.specimen}|${isolate.pathogen}`);
-    if (!antibiotics) return false;
-    this.included++;
-    const key = `${isolate.specimen}|${isolate.pathogen}|${isolate.sex}|${isolate.origin}|${isolate.ageGroup}`;
-    let stratum = this.#strata.get(key);
-    if (!stratum) {
-      stratum = { antibiotics, counts: new Int32Array(antibiotics.length * 6) };
-      this.#strata.set(key, stratum);
+  /** The panel antibiotics of a stratum, in the order `addCounts` expects. */
+  antibiotics(stratum: number): readonly string[] {
+    return (this.#strata[stratum] as Stratum).antibiotics;
+  }
+
+  /**
+   * Counts one isolate: `indexes[offset + a]` is `risCountIndex` of its result for the stratum's
+   * panel antibiotic `a`.
+   */
+  addCounts(stratum: number, indexes: ArrayLike<number>, offset = 0): void {
+    const s = this.#strata[stratum] as Stratum;
+    s.counts ??= new Int32Array(s.antibiotics.length * 6);
+    for (let a = 0; a < s.antibiotics.length; a++) {
+      (s.counts[a * 6 + (indexes[offset + a] as number)] as number)++;
     }
-    for (let a = 0; a < antibiotics.length; a++) {
-      const count = risCountFor(isolate.results[antibiotics[a] as string]);
-      (stratum.counts[a * 6 + COUNT_INDEX[count]] as number)++;
-    }
-    return true;
   }
 
   rows(): RisRow[] {
     const rows: RisRow[] = [];
-    for (const [key, stratum] of this.#strata) {
-      const [SPECIMEN, PATHOGEN, GENDER, ORIGIN, AGEGROUP] = key.split('|') as [
+    for (const stratum of this.#strata) {
+      const c = stratum.counts;
+      if (!c) continue;
+      const [SPECIMEN, PATHOGEN, GENDER, ORIGIN, AGEGROUP] = stratum.key.split('|') as [
         string,
         string,
         string,
@@ -129,7 +144,6 @@ export class RisAggregator {
         string,
       ];
       stratum.antibiotics.forEach((ANTIBIOTIC, a) => {
-        const c = stratum.counts;
         rows.push({
           COUNTRY: this.#request.country,
           YEAR: this.#request.year,
@@ -150,6 +164,57 @@ export class RisAggregator {
       });
     }
     return rows.sort(compareRis);
+  }
+}
+
+/**
+ * What the RIS needs of each isolate, kept from the read until the first-isolate pass decides
+ * which isolates count: its stratum and one count index per panel antibiotic, by isolate id.
+ * About 4 + (largest panel) bytes per isolate: 16 MB for 1M isolates with the default panels.
+ */
+export class RisCandidates {
+  readonly #aggregator: RisAggregator;
+  readonly #width: number;
+  /** Stratum + 1 per isolate id; 0 = not a RIS candidate. */
+  #strata = new Int32Array(1024);
+  #indexes: Uint8Array;
+
+  constructor(aggregator: RisAggregator, panels: readonly PanelDef[]) {
+    this.#aggregator = aggregator;
+    this.#width = Math.max(1, ...panels.map((p) => p.antibiotics.length));
+    this.#indexes = new Uint8Array(1024 * this.#width);
+  }
+
+  /** Keeps an isolate; `resultOf(a)` is its result for the stratum's panel antibiotic `a`. */
+  keep(
+    isolateId: number,
+    stratum: number,
+    resultOf: (antibiotic: number) => ResultCode | undefined,
+  ): void {
+    if (isolateId >= this.#strata.length) this.#grow(isolateId);
+    this.#strata[isolateId] = stratum + 1;
+    const base = isolateId * this.#width;
+    const n = this.#aggregator.antibiotics(stratum).length;
+    for (let a = 0; a < n; a++) this.#indexes[base + a] = risCountIndex(resultOf(a));
+  }
+
+  /** Adds a kept isolate to the aggregator; false when it was not kept. */
+  count(isolateId: number): boolean {
+    const stratum = (this.#strata[isolateId] ?? 0) - 1;
+    if (stratum < 0) return false;
+    this.#aggregator.addCounts(stratum, this.#indexes, isolateId * this.#width);
+    return true;
+  }
+
+  #grow(isolateId: number): void {
+    let length = this.#strata.length;
+    while (length <= isolateId) length *= 2;
+    const strata = new Int32Array(length);
+    strata.set(this.#strata);
+    this.#strata = strata;
+    const indexes = new Uint8Array(length * this.#width);
+    indexes.set(this.#indexes);
+    this.#indexes = indexes;
   }
 }
 

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { resultsJsonOf } from '../domain/encoded.js';
 import type {
   DatasetCounts,
   DatasetRecord,
@@ -158,7 +159,7 @@ export function isolateToValues(datasetId: string, i: IsolateRecord): unknown[] 
     i.laboratory,
     i.firstIsolateGlass ? 1 : 0,
     i.firstIsolateEpisode ? 1 : 0,
-    JSON.stringify(i.results),
+    resultsJsonOf(i),
   ];
 }
 
@@ -220,12 +221,10 @@ export function toKey(r: Row): FirstIsolateKey {
     specimen: String(r.specimen),
     dateDays: Number(r.date_days),
     year: Number(r.year),
-    sex: String(r.sex),
-    origin: String(r.origin),
-    ageGroup: String(r.age_group),
-    resultsJson: String(r.results),
+    glass: Number(r.first_glass) === 1,
+    episode: Number(r.first_episode) === 1,
   };
 }
 
 export const KEY_COLUMNS =
-  'isolate_id, source_row, patient_id, pathogen, specimen, date_days, year, sex, origin, age_group, results';
+  'isolate_id, source_row, patient_id, pathogen, specimen, date_days, year, first_glass, first_episode';

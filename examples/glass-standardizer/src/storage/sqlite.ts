@@ -77,8 +77,12 @@ CREATE TABLE IF NOT EXISTS isolates (
   results TEXT NOT NULL,
   PRIMARY KEY (dataset_id, isolate_id)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS isolates_first ON isolates (dataset_id, patient_id, pathogen, date_days, source_row);
+DROP INDEX IF EXISTS isolates_first;
 `;
+// No secondary index on isolates: keeping one in patient order during the bulk load cost more
+// than sorting a dataset's keys once when its first isolates are computed.
+
+const FIRST_KEY_ORDER = 'patient_id, pathogen, date_days, source_row, isolate_id';
 
 /** SQLite storage (better-sqlite3, WAL). Calls are synchronous underneath; batches are transactions. */
 export function createSqliteStorage(options: SqliteStorageOptions): GlassStorage {
@@ -88,6 +92,8 @@ export function createSqliteStorage(options: SqliteStorageOptions): GlassStorage
     );
   }
   let db: Database.Database | undefined;
+  // Names the temporary key tables of concurrent first-isolate passes on this connection.
+  let keyTables = 0;
 
   function open(): Database.Database {
     if (db) return db;
@@ -109,6 +115,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): GlassStorage
     );
 
   let insertIsolateStmt: Database.Statement | undefined;
+  let setFlagsStmt: Database.Statement | undefined;
   function insertIsolate(): Database.Statement {
     insertIsolateStmt ??= open().prepare(
       `INSERT INTO isolates (${ISOLATE_COLUMNS.join(', ')}) VALUES (${ISOLATE_COLUMNS.map(() => '?').join(', ')})`,
@@ -130,6 +137,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): GlassStorage
       db?.close();
       db = undefined;
       insertIsolateStmt = undefined;
+      setFlagsStmt = undefined;
     },
     async createDataset(input: NewDataset) {
       const record = newDatasetRow(input, new Date().toISOString());
@@ -223,37 +231,54 @@ export function createSqliteStorage(options: SqliteStorageOptions): GlassStorage
       }
     },
     async *iterateFirstIsolateKeys(datasetId: string, pageSize = 5000) {
-      const first = open().prepare(
-        `SELECT ${KEY_COLUMNS} FROM isolates
-         WHERE dataset_id = ? AND date_days IS NOT NULL
-         ORDER BY patient_id, pathogen, date_days, source_row LIMIT ?`,
+      // The keys are sorted once into a temporary table whose primary key is the order, then read
+      // page by page: no statement stays open while the caller awaits between pages.
+      const conn = open();
+      const table = `temp.first_keys_${++keyTables}`;
+      conn.exec(
+        `CREATE TABLE ${table} (isolate_id INTEGER NOT NULL, source_row INTEGER NOT NULL,
+           patient_id TEXT NOT NULL, pathogen TEXT NOT NULL, specimen TEXT NOT NULL,
+           date_days INTEGER NOT NULL, year INTEGER, first_glass INTEGER NOT NULL,
+           first_episode INTEGER NOT NULL, PRIMARY KEY (${FIRST_KEY_ORDER})) WITHOUT ROWID`,
       );
-      const next = open().prepare(
-        `SELECT ${KEY_COLUMNS} FROM isolates
-         WHERE dataset_id = ? AND date_days IS NOT NULL
-           AND (patient_id, pathogen, date_days, source_row) > (?, ?, ?, ?)
-         ORDER BY patient_id, pathogen, date_days, source_row LIMIT ?`,
-      );
-      let rows = first.all(datasetId, pageSize) as Row[];
-      while (rows.length > 0) {
-        for (const r of rows) yield toKey(r);
-        const last = rows[rows.length - 1] as Row;
-        rows = next.all(
-          datasetId,
-          last.patient_id,
-          last.pathogen,
-          last.date_days,
-          last.source_row,
-          pageSize,
-        ) as Row[];
+      try {
+        conn
+          .prepare(
+            `INSERT INTO ${table} (${KEY_COLUMNS}) SELECT ${KEY_COLUMNS} FROM isolates
+             WHERE dataset_id = ? AND date_days IS NOT NULL ORDER BY ${FIRST_KEY_ORDER}`,
+          )
+          .run(datasetId);
+        const first = conn.prepare(
+          `SELECT ${KEY_COLUMNS} FROM ${table} ORDER BY ${FIRST_KEY_ORDER} LIMIT ?`,
+        );
+        const next = conn.prepare(
+          `SELECT ${KEY_COLUMNS} FROM ${table} WHERE (${FIRST_KEY_ORDER}) > (?, ?, ?, ?, ?)
+           ORDER BY ${FIRST_KEY_ORDER} LIMIT ?`,
+        );
+        let rows = first.all(pageSize) as Row[];
+        while (rows.length > 0) {
+          for (const r of rows) yield toKey(r);
+          const last = rows[rows.length - 1] as Row;
+          rows = next.all(
+            last.patient_id,
+            last.pathogen,
+            last.date_days,
+            last.source_row,
+            last.isolate_id,
+            pageSize,
+          ) as Row[];
+        }
+      } finally {
+        db?.exec(`DROP TABLE IF EXISTS ${table}`);
       }
     },
     async setFirstIsolateFlags(datasetId: string, flags: readonly FirstIsolateFlag[]) {
       if (flags.length === 0) return;
       const conn = open();
-      const stmt = conn.prepare(
+      setFlagsStmt ??= conn.prepare(
         'UPDATE isolates SET first_glass = ?, first_episode = ? WHERE dataset_id = ? AND isolate_id = ?',
       );
+      const stmt = setFlagsStmt;
       conn.transaction(() => {
         for (const f of flags) stmt.run(f.glass ? 1 : 0, f.episode ? 1 : 0, datasetId, f.isolateId);
       })();
