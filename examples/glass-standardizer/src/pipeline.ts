@@ -7,7 +7,6 @@ import {
   buildResultIndex,
   classifyResult,
   type DateOrder,
-  type DateShape,
   DayCache,
   dateShape,
   type HeaderResolution,
@@ -221,6 +220,8 @@ const COMPLETENESS_FIELDS = [
   'results',
 ] as const;
 type CompletenessField = (typeof COMPLETENESS_FIELDS)[number];
+
+type DateColumn = 'specimen_date' | 'admission_date' | 'date_of_birth';
 
 interface DateColumnPlan {
   order: DateOrder;
@@ -527,7 +528,19 @@ async function run(
   const headerWidth = headerCells.length;
   // Pure per-cell conversions, memoised for this file: the same few values repeat on every row.
   const classify = memoise((raw) => classifyResult(raw, results));
-  const shapeOf = memoise(dateShape);
+  // Per date column: a cell's text → the order evidence it gives and its day number.
+  const dateReader = (name: DateColumn) => {
+    const order = plan.dates[name]?.order ?? 'DMY';
+    return memoise((raw) => {
+      const shape = dateShape(raw);
+      return { evidence: slashEvidence(shape), days: shapeToDays(shape, order), order };
+    });
+  };
+  const readDate = {
+    specimen_date: dateReader('specimen_date'),
+    admission_date: dateReader('admission_date'),
+    date_of_birth: dateReader('date_of_birth'),
+  };
   const normalised = memoise(normaliseValue);
   const specimenOf = memoise((raw) => mapSpecimen(raw, tables));
   const organismOf = memoise((raw) => mapOrganism(raw, tables));
@@ -551,14 +564,11 @@ async function run(
 
   const parseDate = (
     cells: readonly string[],
-    name: 'specimen_date' | 'admission_date' | 'date_of_birth',
+    name: DateColumn,
     row: number,
-  ): { days: number | undefined; raw: string; shape: DateShape } => {
+  ): { days: number | undefined; raw: string } => {
     const raw = cell(cells, name);
-    const shape = shapeOf(raw);
-    const columnPlan = plan.dates[name];
-    const order = columnPlan?.order ?? 'DMY';
-    const evidence = slashEvidence(shape);
+    const { evidence, days, order } = readDate[name](raw);
     if (
       (evidence === 'DMY' || evidence === 'MDY') &&
       evidence !== order &&
@@ -574,7 +584,7 @@ async function run(
         raw,
       );
     }
-    return { days: shapeToDays(shape, order), raw, shape };
+    return { days, raw };
   };
 
   const flush = async (force = false) => {
