@@ -114,6 +114,13 @@ function inList(list: BlockList, ip: string): boolean {
   return list.check(ip, family === 4 ? 'ipv4' : 'ipv6');
 }
 
+const DENIED = Symbol('denied');
+const NOT_ALLOWED = Symbol('not allowed');
+const NO_KEY = Symbol('no key');
+/** What the static lists say about an address, or its store key when they let it through. */
+type Verdict = typeof DENIED | typeof NOT_ALLOWED | typeof NO_KEY | string;
+const VERDICT_CACHE_SIZE = 10_000;
+
 function withTimeout<T>(value: T | Promise<T>, ms: number): Promise<T> {
   return new Promise<T>((resolve, reject) => {
     const timer = setTimeout(
@@ -246,6 +253,27 @@ export function ipFilter(options: IpFilterOptions = {}): IpFilterMiddleware {
     );
   };
 
+  // The static lists never change, so their verdict and the store key are remembered per address:
+  // clients repeat (keep-alive, NAT), and BlockList.check() builds a native SocketAddress per call.
+  // Bounded: the map starts over when it holds VERDICT_CACHE_SIZE addresses.
+  const verdicts = new Map<string, Verdict>();
+  const verdictFor = (ip: string): Verdict => {
+    let verdict = verdicts.get(ip);
+    if (verdict !== undefined) return verdict;
+    if (inList(deny, ip)) verdict = DENIED;
+    else if (hasAllow && !inList(allow, ip)) verdict = NOT_ALLOWED;
+    else {
+      try {
+        verdict = keyFor(ip);
+      } catch {
+        verdict = NO_KEY;
+      }
+    }
+    if (verdicts.size >= VERDICT_CACHE_SIZE) verdicts.clear();
+    verdicts.set(ip, verdict);
+    return verdict;
+  };
+
   const middleware = function ipFilterMiddleware(
     req: Request,
     res: Response,
@@ -263,21 +291,20 @@ export function ipFilter(options: IpFilterOptions = {}): IpFilterMiddleware {
       next();
       return;
     }
-    if (inList(deny, ip)) {
+    const verdict = verdictFor(ip);
+    if (verdict === DENIED) {
       refuse(req, res, ip, 'deny-list', 'IP_BLOCKED');
       return;
     }
-    if (hasAllow && !inList(allow, ip)) {
+    if (verdict === NOT_ALLOWED) {
       refuse(req, res, ip, 'not-allowlisted', 'IP_NOT_ALLOWED');
       return;
     }
-    let key: string;
-    try {
-      key = keyFor(ip);
-    } catch {
+    if (verdict === NO_KEY) {
       next();
       return;
     }
+    const key = verdict;
     const answer = store.blocked(key);
     if (!(answer instanceof Promise)) {
       // An in-process store answers at once: no promise, no timer on the request path.

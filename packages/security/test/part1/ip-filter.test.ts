@@ -77,6 +77,13 @@ describeEachExpress('ipFilter', (express) => {
       const refused = await from(server.url, '11.0.0.1');
       expect(refused.status).toBe(403);
       expect(refused.json().code).toBe('IP_NOT_ALLOWED');
+      // Verdicts are remembered per address: repeats answer the same, and neighbours their own.
+      for (let i = 0; i < 3; i++) {
+        expect((await from(server.url, '11.0.0.1')).status).toBe(403);
+        expect((await from(server.url, '10.1.2.3')).status).toBe(200);
+        expect((await from(server.url, '11.0.0.2')).status).toBe(403);
+        expect((await from(server.url, '10.1.2.4')).status).toBe(200);
+      }
     } finally {
       await server.close();
     }
