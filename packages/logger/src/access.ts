@@ -172,6 +172,18 @@ export function accessLog(logger: LoggerLike, options: AccessLogOptions = {}) {
   const hasSlowRoutes = slowRoutes.size > 0;
   const messageJson = JSON.stringify(message);
 
+  // Requests finishing in the same millisecond share one formatted timestamp.
+  let lastMs = 0;
+  let lastIso = '';
+  function isoNow(): string {
+    const now = Date.now();
+    if (now !== lastMs) {
+      lastMs = now;
+      lastIso = new Date(now).toISOString();
+    }
+    return lastIso;
+  }
+
   function clean(value: string, sanitizer: Sanitizer | undefined): string {
     if (sanitizer) return sanitizer.string(value);
     return value.length > maxLength
@@ -208,14 +220,20 @@ export function accessLog(logger: LoggerLike, options: AccessLogOptions = {}) {
     const requestId = req.id ?? store?.requestId;
     const ua = req.headers['user-agent'];
 
-    const ip = req.ip ?? socket?.remoteAddress;
+    // req.ip runs Express's trust-proxy evaluation (it parses X-Forwarded-For); with 'trust proxy'
+    // off, Express's default, it is the socket's address.
+    const ip =
+      (req as { app?: { settings?: Record<string, unknown> } }).app?.settings?.['trust proxy'] ===
+      false
+        ? socket?.remoteAddress
+        : (req.ip ?? socket?.remoteAddress);
     const userAgent = ua === undefined ? undefined : clean(ua, sanitizer);
     const fields = store?.fields;
 
     if (internals) {
       // Hot path: every value is a known type, so the line is concatenated directly around the
       // pre-serialised constant fields; only strings from the client go through JSON.stringify.
-      let json = `{"timestamp":"${new Date().toISOString()}","level":"${level}","message":${messageJson}${internals.baseJson}`;
+      let json = `{"timestamp":"${isoNow()}","level":"${level}","message":${messageJson}${internals.baseJson}`;
       if (requestId !== undefined) json += `,"requestId":${JSON.stringify(requestId)}`;
       json += `,"stream":"access","method":${JSON.stringify(method)},"route":${JSON.stringify(route)},"status":${status},"durationMs":${durationMs},"bytesIn":${bytesIn},"bytesOut":${bytesOut}`;
       if (ip !== undefined) json += `,"ip":${JSON.stringify(ip)}`;

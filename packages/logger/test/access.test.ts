@@ -246,6 +246,33 @@ describeEachExpress('accessLog', (express) => {
   });
 });
 
+describeEachExpress('accessLog ip and trust proxy', (express) => {
+  it("logs the socket address without 'trust proxy', and X-Forwarded-For's client with it", async () => {
+    const { logger, find } = createTestLogger();
+    const lineFor = (id: string) => find({ stream: 'access', requestId: id })[0];
+    for (const trust of [false, 'loopback'] as const) {
+      const app = express();
+      app.set('trust proxy', trust);
+      app.use(requestContext());
+      app.use(accessLog(logger));
+      app.get('/ip', (_req, res) => {
+        res.send('ok');
+      });
+      const server = await listen(app);
+      try {
+        await fetch(`${server.url}/ip`, {
+          headers: { 'X-Request-Id': `ip-${trust}`, 'X-Forwarded-For': '203.0.113.7' },
+        });
+        await vi.waitFor(() => expect(lineFor(`ip-${trust}`)).toBeDefined(), { timeout: 5000 });
+      } finally {
+        await server.close();
+      }
+    }
+    expect(lineFor('ip-false')?.ip).toMatch(/127\.0\.0\.1$/);
+    expect(lineFor('ip-loopback')?.ip).toBe('203.0.113.7');
+  });
+});
+
 describeEachExpress('accessLog with skip: false and a plain winston-like logger', (express) => {
   it('logs probes when skip is false, through any logger with info/warn/error', async () => {
     const calls: [string, string, Record<string, unknown>][] = [];
