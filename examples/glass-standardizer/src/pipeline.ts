@@ -822,7 +822,8 @@ async function run(
     for (const record of lookahead) {
       const isolate = handleRow(record);
       if (isolate) batch.push(isolate);
-      await flush();
+      // Awaiting only full batches: an await per row costs a promise and a microtask turn.
+      if (batch.length >= config.batchSize) await flush();
     }
     lookahead.length = 0;
     if (!exhausted) {
@@ -831,7 +832,7 @@ async function run(
         if (next.done) break;
         const isolate = handleRow(next.value);
         if (isolate) batch.push(isolate);
-        await flush();
+        if (batch.length >= config.batchSize) await flush();
       }
     }
     await flush(true);
