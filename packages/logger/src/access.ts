@@ -249,14 +249,14 @@ export function accessLog(logger: LoggerLike, options: AccessLogOptions = {}) {
       }
       if (sanitizer?.truncated) json += ',"truncated":true';
       json += '}';
-      internals.dispatch({
+      internals.dispatch(level, json, () => ({
         level,
         message,
         [LEVEL]: level,
         [STREAM]: 'access',
         [PRESERIALIZED]: true,
         [MESSAGE]: json,
-      });
+      }));
       return;
     }
     // Any other logger: a plain call with the fields as meta.

@@ -62,8 +62,12 @@ type Info = Record<string | symbol, unknown> & { level: string; message?: unknow
 
 /** @internal what accessLog needs from a logger created here. */
 export interface LoggerInternals {
-  /** Delivers a pre-serialised line straight to the transports (level-filtered like winston). */
-  readonly dispatch: (info: Info) => void;
+  /**
+   * Delivers a pre-serialised access line straight to the transports (level-filtered like winston).
+   * Our own file and JSON stdout transports take the line as is; `info` builds the winston info
+   * object only for other transports (and after close()).
+   */
+  readonly dispatch: (level: LogLevel, line: string, info: () => Info) => void;
   /** `,"service":…,"pid":…` — constant fields, pre-serialised once. */
   readonly baseJson: string;
   readonly base: Readonly<Record<string, unknown>>;
@@ -117,12 +121,16 @@ class StdoutTransport extends Transport {
   ) {
     super();
   }
-  override log(info: Info, callback: () => void): void {
-    const line =
-      this.format_ === 'pretty'
-        ? renderPretty(recordOf(info), this.colors)
-        : (info[MESSAGE] as string);
+  get pretty(): boolean {
+    return this.format_ === 'pretty';
+  }
+  writeLine(line: string): void {
     process.stdout.write(`${line}\n`);
+  }
+  override log(info: Info, callback: () => void): void {
+    this.writeLine(
+      this.pretty ? renderPretty(recordOf(info), this.colors) : (info[MESSAGE] as string),
+    );
     callback();
   }
 }
@@ -219,13 +227,13 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     ...new Sanitizer(redactor, keyCache).plain(defaultFields as Record<string, unknown>, 0),
   };
   const baseJson = JSON.stringify(base).slice(1, -1);
-  let dispatch: (info: Info) => void = () => {};
+  let dispatch: LoggerInternals['dispatch'] = () => {};
   const internals: LoggerInternals = {
     base,
     baseJson: `,${baseJson}`,
     redactor,
     keyCache,
-    dispatch: (info) => dispatch(info),
+    dispatch: (level, line, info) => dispatch(level, line, info),
   };
 
   const reported = new Set<string>();
@@ -368,17 +376,26 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   // transport): they are already serialised and there is one per request. Transports of our own
   // take the line directly; any other transport still gets it through its stream interface.
   const noop = () => {};
-  dispatch = (info: Info) => {
+  dispatch = (level, line, makeInfo) => {
     if (closing || logger.silent) {
-      logger.write(info); // after close(): winston reports "write after end" once
+      logger.write(makeInfo()); // after close(): winston reports "write after end" once
       return;
     }
-    const levelValue = LEVELS[info.level as LogLevel] ?? 0;
+    const levelValue = LEVELS[level] ?? 0;
+    let info: Info | undefined;
+    const infoOnce = () => {
+      info ??= makeInfo();
+      return info;
+    };
     for (const t of allTransports()) {
       const threshold = (t.level ?? logger.level) as LogLevel;
       if (t.silent || LEVELS[threshold] < levelValue) continue;
-      if (t instanceof StreamFileTransport || t instanceof StdoutTransport) t.log?.(info, noop);
-      else t.write(info);
+      if (t instanceof StreamFileTransport) {
+        if (t.streamName === 'access') t.enqueue(line);
+      } else if (t instanceof StdoutTransport) {
+        if (t.pretty) t.log(infoOnce(), noop);
+        else t.writeLine(line);
+      } else t.write(infoOnce());
     }
   };
 
