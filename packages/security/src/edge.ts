@@ -40,6 +40,8 @@ export function clientAddress(req: Request): string | undefined {
 }
 
 export function unmapIPv4(ip: string): string {
+  // Most addresses are not IPv4-mapped: skip the regular expression unless it can match.
+  if (ip.charCodeAt(0) !== 58 /* : */) return ip;
   const m = /^::ffff:(\d{1,3}\.\d{1,3}\.\d{1,3}\.\d{1,3})$/i.exec(ip);
   return m?.[1] ?? ip;
 }
