@@ -1,11 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
-import { LEVEL, MESSAGE } from 'triple-beam';
 import { type ContextStore, storage } from './context.js';
 import { INTERNALS, type LoggerInternals } from './logger.js';
 import { Sanitizer } from './serialize.js';
-import { PRESERIALIZED, STREAM } from './symbols.js';
 import type { AccessLogOptions, AccessRequest, LoggerLike } from './types.js';
 
 const knownOptions: { [K in keyof Required<AccessLogOptions>]: true } = {
@@ -249,14 +247,7 @@ export function accessLog(logger: LoggerLike, options: AccessLogOptions = {}) {
       }
       if (sanitizer?.truncated) json += ',"truncated":true';
       json += '}';
-      internals.dispatch(level, json, () => ({
-        level,
-        message,
-        [LEVEL]: level,
-        [STREAM]: 'access',
-        [PRESERIALIZED]: true,
-        [MESSAGE]: json,
-      }));
+      internals.dispatch(level, message, json);
       return;
     }
     // Any other logger: a plain call with the fields as meta.

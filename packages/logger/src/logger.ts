@@ -64,10 +64,10 @@ type Info = Record<string | symbol, unknown> & { level: string; message?: unknow
 export interface LoggerInternals {
   /**
    * Delivers a pre-serialised access line straight to the transports (level-filtered like winston).
-   * Our own file and JSON stdout transports take the line as is; `info` builds the winston info
-   * object only for other transports (and after close()).
+   * Our own file and JSON stdout transports take the line as is; the winston info object is built
+   * only for other transports (and after close()).
    */
-  readonly dispatch: (level: LogLevel, line: string, info: () => Info) => void;
+  readonly dispatch: (level: LogLevel, message: string, line: string) => void;
   /** `,"service":…,"pid":…` — constant fields, pre-serialised once. */
   readonly baseJson: string;
   readonly base: Readonly<Record<string, unknown>>;
@@ -233,7 +233,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     baseJson: `,${baseJson}`,
     redactor,
     keyCache,
-    dispatch: (level, line, info) => dispatch(level, line, info),
+    dispatch: (level, message, line) => dispatch(level, message, line),
   };
 
   const reported = new Set<string>();
@@ -376,26 +376,32 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   // transport): they are already serialised and there is one per request. Transports of our own
   // take the line directly; any other transport still gets it through its stream interface.
   const noop = () => {};
-  dispatch = (level, line, makeInfo) => {
+  const accessInfo = (level: LogLevel, message: string, line: string): Info => ({
+    level,
+    message,
+    [LEVEL]: level,
+    [STREAM]: 'access',
+    [PRESERIALIZED]: true,
+    [MESSAGE]: line,
+  });
+  dispatch = (level, message, line) => {
     if (closing || logger.silent) {
-      logger.write(makeInfo()); // after close(): winston reports "write after end" once
+      logger.write(accessInfo(level, message, line)); // after close(): "write after end" once
       return;
     }
     const levelValue = LEVELS[level] ?? 0;
     let info: Info | undefined;
-    const infoOnce = () => {
-      info ??= makeInfo();
-      return info;
-    };
     for (const t of allTransports()) {
       const threshold = (t.level ?? logger.level) as LogLevel;
       if (t.silent || LEVELS[threshold] < levelValue) continue;
       if (t instanceof StreamFileTransport) {
         if (t.streamName === 'access') t.enqueue(line);
-      } else if (t instanceof StdoutTransport) {
-        if (t.pretty) t.log(infoOnce(), noop);
-        else t.writeLine(line);
-      } else t.write(infoOnce());
+      } else if (t instanceof StdoutTransport && !t.pretty) t.writeLine(line);
+      else {
+        if (info === undefined) info = accessInfo(level, message, line);
+        if (t instanceof StdoutTransport) t.log(info, noop);
+        else t.write(info);
+      }
     }
   };
 
