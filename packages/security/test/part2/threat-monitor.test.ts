@@ -9,6 +9,7 @@ import {
   type ThreatRule,
   threatMonitor,
 } from '../../src/index.js';
+import { matchThreatsSlow } from '../../src/threat-monitor.js';
 import { attacks, benign } from '../fixtures/bad-input/threats.js';
 import { recordingLogger } from './helpers.js';
 
@@ -26,6 +27,60 @@ const MEASURED_FALSE_POSITIVES: Record<string, ThreatRule[]> = {
 };
 
 describe('threat patterns', () => {
+  it('the shortcut for plain values (letters, digits, _ / . , -) finds exactly what all patterns find', () => {
+    const inputs = [
+      ...attacks.map((a) => a.input),
+      ...benign,
+      '/api/items/42',
+      '/x/information_schema',
+      '/SysObjects',
+      'pg_catalog.tables',
+      '/a/../b',
+      '..',
+      'a..b',
+      'union-select',
+      'or-1-1',
+      'javascript',
+      'script',
+    ];
+    // Random plain strings built from fragments that the patterns look for.
+    const parts = [
+      'union',
+      'select',
+      'or',
+      '1',
+      '=',
+      'sleep',
+      'sqlite_master',
+      '..',
+      '/',
+      '.',
+      ',',
+      '-',
+      '_',
+      'script',
+      'on',
+      'jndi',
+      'x',
+      'A9',
+    ];
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed;
+    };
+    for (let i = 0; i < 5000; i++) {
+      let value = '';
+      const n = 1 + (next() % 8);
+      for (let j = 0; j < n; j++) value += parts[next() % parts.length];
+      inputs.push(value.replaceAll('=', '-'));
+    }
+    for (const input of inputs)
+      expect([input, matchThreats(input, ALL)]).toEqual([input, matchThreatsSlow(input, ALL)]);
+    expect(matchThreats('/x/information_schema', ALL)).toEqual(['sql']);
+    expect(matchThreats('/a/../b', ALL)).toEqual(['traversal']);
+  });
+
   it.each(attacks)('flags $input as $rule', ({ input, rule }) => {
     expect(matchThreats(input, ALL)).toContain(rule);
   });
