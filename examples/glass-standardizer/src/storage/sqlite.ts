@@ -103,7 +103,10 @@ export function createSqliteStorage(options: SqliteStorageOptions): GlassStorage
     opened.pragma('synchronous = NORMAL');
     opened.pragma('foreign_keys = ON');
     opened.pragma('busy_timeout = 5000');
-    opened.pragma('cache_size = -32768');
+    // 8 MiB: with no secondary index and first-isolate flags written in id order the writes are
+    // appends and sequential, so a bigger cache bought no speed (32 MiB measured the same CPU on
+    // 500k rows) but ~25-35 MB of RSS. It also bounds the sorter's memory for the key sort.
+    opened.pragma('cache_size = -8192');
     opened.exec(SCHEMA);
     db = opened;
     return opened;
