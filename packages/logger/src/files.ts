@@ -109,7 +109,7 @@ export interface FileTransportConfig {
 type Info = Record<string | symbol, unknown>;
 
 /** How long a line may wait for others before its batch goes to the file. */
-export const BATCH_MS = 10;
+const BATCH_MS = 10;
 
 /** One stream's rotated file; ignores lines of other streams. */
 export class StreamFileTransport extends DailyRotateFile {

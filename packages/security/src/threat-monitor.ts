@@ -115,11 +115,6 @@ export function matchThreats(value: string, rules: readonly ThreatRule[]): Threa
   return found;
 }
 
-/** @internal matchThreats without the plain-value shortcut, for tests. */
-export function matchThreatsSlow(value: string, rules: readonly ThreatRule[]): ThreatRule[] {
-  return rules.filter((rule) => threatPatterns[rule].some((re) => re.test(value)));
-}
-
 function collectStrings(
   root: unknown,
   prefix: string,
