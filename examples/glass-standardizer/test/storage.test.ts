@@ -295,6 +295,29 @@ describe.skipIf(!postgres)('postgres backend', () => {
   });
 });
 
+describe.skipIf(!postgres)('postgres schema creation', () => {
+  it('instances starting together on a new schema all start (no catalog race)', async () => {
+    // Two instances sharing a database create the tables at the same moment; PostgreSQL's
+    // CREATE … IF NOT EXISTS is not safe against that on its own (duplicate key in pg_type).
+    for (let attempt = 0; attempt < 5; attempt++) {
+      const schema = `glass_race_${process.pid}_${randomBytes(4).toString('hex')}`;
+      const storages = Array.from({ length: 6 }, () =>
+        createPostgresStorage({ connectionString: POSTGRES_URL, schema }),
+      );
+      try {
+        const results = await Promise.allSettled(storages.map((s) => s.init()));
+        expect(results.filter((r) => r.status === 'rejected')).toEqual([]);
+      } finally {
+        await Promise.all(storages.map((s) => s.close()));
+        const client = new pg.Client({ connectionString: POSTGRES_URL });
+        await client.connect();
+        await client.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+        await client.end();
+      }
+    }
+  });
+});
+
 describe('storage option errors', () => {
   it('rejects bad options with a message naming them', () => {
     expect(() => createSqliteStorage({ filename: '' })).toThrow(

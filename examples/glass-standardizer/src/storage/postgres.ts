@@ -99,8 +99,12 @@ export function createPostgresStorage(options: PostgresStorageOptions): GlassSto
   return {
     kind: 'postgres',
     async init() {
-      await pool.query(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-      await pool.query(`
+      // Instances sharing a database start together; CREATE … IF NOT EXISTS alone races in the
+      // catalog (duplicate key in pg_type), so one advisory lock per schema runs them in turn.
+      await inTransaction(async (q) => {
+        await q('SELECT pg_advisory_xact_lock(hashtext($1))', [`glass-standardizer:${schema}`]);
+        await q(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+        await q(`
         CREATE TABLE IF NOT EXISTS ${t('datasets')} (
           id TEXT PRIMARY KEY,
           status TEXT NOT NULL,
@@ -149,6 +153,7 @@ export function createPostgresStorage(options: PostgresStorageOptions): GlassSto
         CREATE INDEX IF NOT EXISTS isolates_first
           ON ${t('isolates')} (dataset_id, patient_id, pathogen, date_days, source_row);
       `);
+      });
     },
     async close() {
       if (ownsPool) await pool.end();
