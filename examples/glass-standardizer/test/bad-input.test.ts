@@ -2,8 +2,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import ExcelJS from 'exceljs';
+import JSZip from 'jszip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DatasetRecord, type GlassStorage, isolatesCsv } from '../src/index.js';
+import { type DatasetRecord, type GlassStorage, isolatesCsv, openRecords } from '../src/index.js';
 import { active, collect, entry, type Harness, harness, parseCsv, SAMPLES } from './helpers.js';
 
 const HEADER = 'patient_id,sex,age,specimen_date,specimen_type,organism,AMP,CIP';
@@ -214,6 +215,40 @@ describe('XLSX', () => {
     expect(isolates.map((i) => [i.ageYears, i.specimenDate, i.pathogen, i.results])).toEqual([
       [30, '2024-03-01', 'ESCCOL', { AMP: 'R', CIP: 'S' }],
       [45, '2024-03-01', 'KLEPNE', { CIP: 'R' }],
+    ]);
+  });
+  it('reads every part of the workbook when the reader is slower than the unzipper', async () => {
+    // Parts ordered so the small first sheet is followed only by other sheets: the unzipper
+    // reaches the end of the file while the rows of sheet 1 are still being consumed. Before
+    // the fix in io/input.ts the zip stream ended early there and sheets 2 and 3 were never seen.
+    const wb = new ExcelJS.Workbook();
+    const ws = wb.addWorksheet('Isolates');
+    ws.addRow(HEADER.split(','));
+    for (let i = 0; i < 20; i++)
+      ws.addRow([`P${i}`, 'F', 30, '2024-03-01', 'blood', 'eco', 'S', 'R']);
+    wb.addWorksheet('Notes').addRow(['not data']);
+    wb.addWorksheet('Lookup').addRow(['x', 'y']);
+    const written = await JSZip.loadAsync(Buffer.from(await wb.xlsx.writeBuffer()));
+    const parts = Object.values(written.files).filter((f) => !f.dir);
+    const isSheet = (f: JSZip.JSZipObject) => f.name.startsWith('xl/worksheets/');
+    const sheetsLast = [...parts.filter((f) => !isSheet(f)), ...parts.filter(isSheet)];
+    expect(sheetsLast.at(-3)?.name).toBe('xl/worksheets/sheet1.xml');
+    const reordered = new JSZip();
+    for (const f of sheetsLast) reordered.file(f.name, await f.async('nodebuffer'));
+    const path = file(
+      'sheets-last.xlsx',
+      await reordered.generateAsync({ type: 'nodebuffer', compression: 'DEFLATE' }),
+    );
+
+    const reader = await openRecords(path, { format: 'xlsx' });
+    let rows = 0;
+    for await (const _ of reader.records) {
+      rows++;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    expect(rows).toBe(21);
+    expect(reader.notices).toEqual([
+      expect.objectContaining({ code: 'XLSX_SHEETS', values: ['Notes', 'Lookup'] }),
     ]);
   });
 });

@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import { Duplex, Readable } from 'node:stream';
 import { parse } from 'csv-parse';
 import ExcelJS from 'exceljs';
 
@@ -265,6 +265,42 @@ function cellText(value: unknown, stats: { formulas: number }): string {
   return String(value);
 }
 
+/**
+ * exceljs's streaming reader pipes the file into unzipper's `Parse`, which emits `'end'` itself
+ * the moment its input is written, even while parsed entries still wait, unread, in its
+ * readable buffer. exceljs stops at that `'end'`, so every part behind the one it was busy
+ * with is dropped: later sheets, or `workbook.xml` and the shared strings when the sheets come
+ * first (as Excel and exceljs write them), which turns a good workbook into "could not be
+ * read". It happens when exceljs is slower than the unzipper, e.g. on a loaded machine or while
+ * the pipeline stores a batch (ZJONSSON/node-unzipper pull request 346, still open in 0.12.5).
+ *
+ * The zip parser is the one stream exceljs pipes this source into; there, the early `'end'` is
+ * replaced by `push(null)`, which ends the readable side the Node way: after the last buffered
+ * entry was read.
+ */
+function endZipAfterLastEntry(source: Readable): void {
+  const pipe = source.pipe;
+  source.pipe = (<T extends NodeJS.WritableStream>(dest: T, options?: { end?: boolean }) => {
+    if (dest instanceof Duplex) {
+      const zip: Duplex = dest;
+      const emit = zip.emit;
+      let ending = false;
+      zip.emit = ((event: string | symbol, ...args: unknown[]): boolean => {
+        // Node's own 'end' (after push(null) and an empty buffer) has set readableEnded.
+        if (event === 'end' && !zip.readableEnded) {
+          if (!ending) {
+            ending = true;
+            zip.push(null);
+          }
+          return true;
+        }
+        return emit.call(zip, event, ...args);
+      }) as typeof zip.emit;
+    }
+    return pipe.call(source, dest, options) as T;
+  }) as typeof source.pipe;
+}
+
 async function openXlsx(source: Source): Promise<RecordReader> {
   const notices: InputNotice[] = [];
   const stream = toStream(source);
@@ -285,6 +321,7 @@ async function openXlsx(source: Source): Promise<RecordReader> {
       }
     })(),
   );
+  endZipAfterLastEntry(counted);
 
   async function* records(): AsyncGenerator<SourceRecord> {
     const stats = { formulas: 0 };
