@@ -1,6 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
 import type { Registry } from 'prom-client';
+import { type RoutedRequest, routeTemplates } from './route-template.js';
 import type { HttpMetricsOptions, Middleware } from './types.js';
 import { fail, optionalFunction, optionalString, warnUnknownKeys } from './validate.js';
 
@@ -225,13 +226,7 @@ export function quantileFromBuckets(
   return buckets[buckets.length - 1] as number;
 }
 
-interface RouteLike {
-  readonly path?: unknown;
-}
-type ExpressishRequest = IncomingMessage & {
-  route?: RouteLike;
-  baseUrl?: string;
-};
+type ExpressishRequest = IncomingMessage & RoutedRequest;
 
 /** Status label for requests the client abandoned before the response finished (nginx's 499). */
 export const CLIENT_CLOSED_STATUS = 499;
@@ -241,34 +236,14 @@ export function createHttpMetricsMiddleware(
   config: HttpMetricsConfig,
 ): Middleware {
   const { unmatchedRoute, skip } = config;
-  // route object -> baseUrl -> template: no string building per request once warm.
-  const templates = new WeakMap<object, Map<string, string>>();
-
-  function routeTemplate(req: ExpressishRequest): string {
-    const route = req.route;
-    if (route === undefined || route === null) return unmatchedRoute;
-    const base = req.baseUrl ?? '';
-    let byBase = templates.get(route);
-    if (byBase === undefined) {
-      byBase = new Map();
-      templates.set(route, byBase);
-    }
-    let template = byBase.get(base);
-    if (template === undefined) {
-      const p = typeof route.path === 'string' ? route.path : String(route.path);
-      // router.get('/') mounted at /api/items is "/api/items", not "/api/items/".
-      template = base !== '' && p === '/' ? base : base + p;
-      byBase.set(base, template);
-    }
-    return template;
-  }
+  const templates = routeTemplates();
 
   function onResponseClose(res: ServerResponse, start: number): void {
     collector.inFlight--;
     const seconds = (performance.now() - start) / 1000;
     const req = res.req as ExpressishRequest;
     const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED_STATUS;
-    collector.record(req.method ?? 'GET', status, routeTemplate(req), seconds);
+    collector.record(req.method ?? 'GET', status, templates.of(req) ?? unmatchedRoute, seconds);
   }
 
   return function httpMetricsMiddleware(req, res, next) {

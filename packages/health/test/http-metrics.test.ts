@@ -2,6 +2,7 @@ import { request as httpRequest } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeEachExpress, listen } from '../../../test/helpers/index.js';
 import { createHealth, type Health } from '../src/index.js';
+import { routeTemplates } from '../src/route-template.js';
 import { metricValue } from '../src/testing.js';
 import { waitFor } from './support.js';
 
@@ -21,6 +22,13 @@ describeEachExpress('httpMetrics', (express) => {
     });
     api.post('/uploads', (_req, res) => {
       res.status(201).json({ created: true });
+    });
+    // Fails inside the router; the app-level error handler answers after Express restored baseUrl.
+    api.get('/uploads/:id/fail', () => {
+      throw new Error('boom');
+    });
+    api.get('/uploads/:id/pass', (_req, _res, next) => {
+      next();
     });
     const nested = express.Router();
     nested.get('/items/:itemId', (_req, res) => {
@@ -69,6 +77,20 @@ describeEachExpress('httpMetrics', (express) => {
     expect(await metricValue(r, 'http_requests_total', { route: '/api/v2/items/:itemId' })).toBe(1);
     expect(
       await metricValue(r, 'http_requests_total', { route: '/boom', status_code: '500' }),
+    ).toBe(1);
+    await fetch(`${url}/api/uploads/9/fail?x=1`);
+    await fetch(`${url}/api/uploads/9/pass`);
+    expect(
+      await metricValue(r, 'http_requests_total', {
+        route: '/api/uploads/:id/fail',
+        status_code: '500',
+      }),
+    ).toBe(1);
+    expect(
+      await metricValue(r, 'http_requests_total', {
+        route: '/api/uploads/:id/pass',
+        status_code: '404',
+      }),
     ).toBe(1);
     expect(
       await metricValue(r, 'http_request_duration_seconds_count', { route: '/api/uploads/:id' }),
@@ -183,5 +205,30 @@ describe('httpMetrics options', () => {
     expect(text).toContain('# TYPE admin_http_requests_total counter');
     expect(text).toContain('# TYPE http_requests_total counter');
     await h.close();
+  });
+});
+
+describe('route templates', () => {
+  const req = (path: unknown, baseUrl: string, originalUrl: string) => ({
+    route: { path },
+    baseUrl,
+    originalUrl,
+  });
+
+  it('joins the mount prefix and the route path', () => {
+    const t = routeTemplates();
+    expect(t.of(req('/:id', '/api/uploads', '/api/uploads/7'))).toBe('/api/uploads/:id');
+    expect(t.of(req('/', '/api/items', '/api/items'))).toBe('/api/items');
+    expect(t.of(req('/', '', '/'))).toBe('/');
+    expect(t.of({ originalUrl: '/nothing' })).toBeUndefined();
+  });
+
+  it('recovers the prefix Express restored before an app-level handler answered', () => {
+    const t = routeTemplates();
+    expect(t.of(req('/:id/fail', '', '/api/uploads/5/fail?x=1'))).toBe('/api/uploads/:id/fail');
+    expect(t.of(req('/:id', '/api', '/api/v1/items/7/'))).toBe('/api/v1/items/:id');
+    // Routes whose segment count is not fixed keep what Express reports.
+    expect(t.of(req('/files/*rest', '', '/static/files/a/b'))).toBe('/files/*rest');
+    expect(t.of(req(/^\/x\/(\d+)$/, '', '/m/x/1'))).toBe('/^\\/x\\/(\\d+)$/');
   });
 });
