@@ -381,6 +381,46 @@ function protoRejected(paths: string[]): SecurityError {
 }
 
 /**
+ * The gate both body parsers share. Calls `next()` and returns false when this parser is not the
+ * one to read the body (already parsed, no body, a pass-through type), calls `next(error)` and
+ * returns false for a Content-Type or charset it refuses, and returns true when it should read.
+ */
+function shouldRead(
+  req: Request,
+  next: NextFunction,
+  types: readonly string[],
+  passThrough: readonly string[],
+  what: string,
+): boolean {
+  if (alreadyParsed(req) || !hasBody(req)) {
+    next();
+    return false;
+  }
+  const ct = parseContentType(req.headers['content-type']);
+  if (ct && mediaTypeMatches(ct.mediaType, passThrough)) {
+    next();
+    return false;
+  }
+  if (!ct || !mediaTypeMatches(ct.mediaType, types)) {
+    next(
+      new SecurityError({
+        status: 415,
+        code: 'UNSUPPORTED_MEDIA_TYPE',
+        detail: `Expected ${what} (Content-Type ${types.join(' or ')}), got ${ct ? JSON.stringify(ct.mediaType) : 'no Content-Type'}.`,
+      }),
+    );
+    return false;
+  }
+  try {
+    checkCharset(ct.charset);
+  } catch (err) {
+    next(err);
+    return false;
+  }
+  return true;
+}
+
+/**
  * A JSON body parser that is safe by default: 100 kb limit (413), UTF-8 only, JSON media types
  * only (415), strict top level, depth and key-count limits, and prototype-poisoning keys rejected
  * (or stripped) at any depth. Errors go to `next(err)` as `SecurityError`s.
@@ -410,31 +450,7 @@ export function jsonBody(options: JsonBodyOptions = {}): RequestHandler {
   const logger = options.logger;
 
   return function jsonBodyMiddleware(req: Request, res: Response, next: NextFunction): void {
-    if (alreadyParsed(req) || !hasBody(req)) {
-      next();
-      return;
-    }
-    const ct = parseContentType(req.headers['content-type']);
-    if (ct && mediaTypeMatches(ct.mediaType, passThrough)) {
-      next();
-      return;
-    }
-    if (!ct || !mediaTypeMatches(ct.mediaType, types)) {
-      next(
-        new SecurityError({
-          status: 415,
-          code: 'UNSUPPORTED_MEDIA_TYPE',
-          detail: `Expected a JSON body (Content-Type ${types.join(' or ')}), got ${ct ? JSON.stringify(ct.mediaType) : 'no Content-Type'}.`,
-        }),
-      );
-      return;
-    }
-    try {
-      checkCharset(ct.charset);
-    } catch (err) {
-      next(err);
-      return;
-    }
+    if (!shouldRead(req, next, types, passThrough, 'a JSON body')) return;
     readBody(req, res, limit).then(
       (buf) => {
         try {
@@ -576,31 +592,7 @@ export function urlencodedBody(options: UrlencodedBodyOptions = {}): RequestHand
   const logger = options.logger;
 
   return function urlencodedBodyMiddleware(req: Request, res: Response, next: NextFunction): void {
-    if (alreadyParsed(req) || !hasBody(req)) {
-      next();
-      return;
-    }
-    const ct = parseContentType(req.headers['content-type']);
-    if (ct && mediaTypeMatches(ct.mediaType, passThrough)) {
-      next();
-      return;
-    }
-    if (!ct || !mediaTypeMatches(ct.mediaType, types)) {
-      next(
-        new SecurityError({
-          status: 415,
-          code: 'UNSUPPORTED_MEDIA_TYPE',
-          detail: `Expected a form body (Content-Type ${types.join(' or ')}), got ${ct ? JSON.stringify(ct.mediaType) : 'no Content-Type'}.`,
-        }),
-      );
-      return;
-    }
-    try {
-      checkCharset(ct.charset);
-    } catch (err) {
-      next(err);
-      return;
-    }
+    if (!shouldRead(req, next, types, passThrough, 'a form body')) return;
     readBody(req, res, limit).then(
       (buf) => {
         try {
