@@ -1,3 +1,4 @@
 export * from './express.js';
+export * from './private-build.js';
 export * from './readme.js';
 export * from './services.js';

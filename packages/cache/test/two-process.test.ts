@@ -1,17 +1,15 @@
-import { type ChildProcess, execFile, fork, spawn } from 'node:child_process';
+import { type ChildProcess, fork, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REDIS_URL, serviceAvailable } from '../../../test/helpers/index.js';
+import { compileToPrivateDir, REDIS_URL, serviceAvailable } from '../../../test/helpers/index.js';
 import { connect, deleteByPrefix, uniquePrefix, waitFor } from './helpers.js';
 
 const redisUp = await serviceAvailable('redis');
 const here = dirname(fileURLToPath(import.meta.url));
 const packageDir = join(here, '..');
-const repoRoot = join(packageDir, '..', '..');
 
 interface Worker {
   readonly child: ChildProcess;
@@ -65,26 +63,7 @@ describe.skipIf(!redisUp)('two processes sharing Redis', () => {
   let b: Worker;
 
   beforeAll(async () => {
-    // Compile into a private directory under node_modules (dependencies resolve from there;
-    // dist/ is left alone so a parallel build cannot race with this one).
-    buildDir = await mkdtemp(join(repoRoot, 'node_modules', '.shipshape-cache-two-process-'));
-    await promisify(execFile)(
-      process.execPath,
-      [
-        join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'),
-        '-p',
-        'tsconfig.build.json',
-        '--outDir',
-        buildDir,
-        '--declaration',
-        'false',
-        '--declarationMap',
-        'false',
-        '--sourceMap',
-        'false',
-      ],
-      { cwd: packageDir },
-    );
+    buildDir = await compileToPrivateDir(packageDir, 'cache-two-process');
     const entry = join(buildDir, 'index.js');
     [a, b] = await Promise.all([
       startWorker(entry, prefix, 'shared'),

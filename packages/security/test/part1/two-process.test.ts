@@ -1,19 +1,21 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { promisify } from 'node:util';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REDIS_URL, serviceAvailable } from '../../../../test/helpers/index.js';
+import {
+  compileToPrivateDir,
+  REDIS_URL,
+  serviceAvailable,
+} from '../../../../test/helpers/index.js';
 import { uniquePrefix } from './helpers.js';
 
 const redisUp = await serviceAvailable('redis');
 const here = dirname(fileURLToPath(import.meta.url));
 const packageDir = join(here, '..', '..');
-const repoRoot = join(packageDir, '..', '..');
 
 function startChild(entry: string, prefix: string): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(
@@ -51,27 +53,7 @@ describe.skipIf(!redisUp)('rateLimit across two processes sharing Redis', () => 
   const ports: number[] = [];
 
   beforeAll(async () => {
-    // Compile the package into a private directory under node_modules (dependencies resolve
-    // from there; dist/ is left alone so parallel builds cannot race with this one).
-    buildDir = await mkdtemp(join(repoRoot, 'node_modules', '.shipshape-security-part1-'));
-    await promisify(execFile)(
-      process.execPath,
-      [
-        join(repoRoot, 'node_modules', 'typescript', 'bin', 'tsc'),
-        '-p',
-        'tsconfig.build.json',
-        '--outDir',
-        buildDir,
-        '--declaration',
-        'false',
-        '--sourceMap',
-        'false',
-      ],
-      { cwd: packageDir },
-    ).catch((error: { stdout?: string }) => {
-      // Type errors elsewhere still emit JavaScript; only a missing entry is fatal.
-      if (!String(error.stdout ?? '').includes('error TS')) throw error;
-    });
+    buildDir = await compileToPrivateDir(packageDir, 'security-part1');
     for (let i = 0; i < 2; i++) {
       const { child, port } = await startChild(join(buildDir, 'index.js'), prefix);
       children.push(child);
