@@ -71,6 +71,62 @@ export async function autocannon(url, { connections, duration, method, headers, 
   return JSON.parse(out);
 }
 
+/** Sends `amount` requests with autocannon (`-a`) and returns its JSON result. */
+async function fixedLoad(url, amount, connections, pin) {
+  const ac = [autocannonBin, '--json', '-c', String(connections), '-a', String(amount), url];
+  const [cmd, args] = pin
+    ? ['taskset', ['-c', '0', process.execPath, ...ac]]
+    : [process.execPath, ac];
+  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  let out = '';
+  child.stdout.on('data', (chunk) => {
+    out += chunk;
+  });
+  const [code] = await once(child, 'exit');
+  if (code !== 0) throw new Error(`autocannon exited with ${code}`);
+  return JSON.parse(out);
+}
+
+/**
+ * Server CPU time per request: serves `module` from `cpu-host.mjs` in its own process, sends
+ * `warmup` then `amount` requests with autocannon, and divides the CPU time (user + system) the
+ * server spent on the measured requests by the requests completed. CPU per request leaves out
+ * time spent waiting for a core, so it drifts less than req/s on a shared machine. `pin` runs the
+ * server on CPU 1 and autocannon on CPU 0 (taskset). Resolves with `{ micros, total, ok, non2xx }`.
+ */
+export async function serverCpuPerRequest({
+  module,
+  env = {},
+  execArgv = [],
+  path = '/',
+  amount,
+  warmup,
+  connections = 10,
+  pin = false,
+}) {
+  const child = fork(join(here, 'cpu-host.mjs'), [module.href ?? String(module)], {
+    env: { ...process.env, NODE_ENV: 'production', ...env },
+    execArgv,
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+  });
+  const [{ port }] = await once(child, 'message');
+  if (pin)
+    await once(spawn('taskset', ['-p', '-c', '1', String(child.pid)], { stdio: 'ignore' }), 'exit');
+  const cpu = async () => {
+    child.send({ type: 'cpu' });
+    return (await once(child, 'message'))[0].micros;
+  };
+  const url = `http://127.0.0.1:${port}${path}`;
+  await fixedLoad(url, warmup, connections, pin);
+  const before = await cpu();
+  const result = await fixedLoad(url, amount, connections, pin);
+  const after = await cpu();
+  child.send({ type: 'stop' });
+  await once(child, 'exit');
+  const total = result.requests.total;
+  return { micros: (after - before) / total, total, ok: result['2xx'], non2xx: result.non2xx };
+}
+
 /**
  * @param {object} options
  * @param {string} options.name  results file name and table title

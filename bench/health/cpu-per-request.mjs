@@ -3,16 +3,7 @@
 // neighbours' load; CPU per request is what the middleware itself costs, so it is far steadier.
 // "kept" = bare CPU/request ÷ this server's CPU/request (the throughput share it would keep when
 // CPU-bound). Servers run one at a time in their own process, rounds interleaved.
-import { fork, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { median } from '../lib.mjs';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-const autocannonBin = join(dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
+import { median, serverCpuPerRequest } from '../lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 5);
 const AMOUNT = Number(process.env.BENCH_AMOUNT ?? 20_000);
@@ -20,46 +11,15 @@ const WARMUP = Number(process.env.BENCH_WARMUP_AMOUNT ?? 5_000);
 const PATH = '/api/items/42';
 const names = ['bare', 'http-metrics', 'prom-bundle'];
 
-async function load(url, amount) {
-  const child = spawn(
-    process.execPath,
-    [autocannonBin, '--json', '-c', '10', '-a', String(amount), url],
-    {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    },
-  );
-  let out = '';
-  child.stdout.on('data', (c) => {
-    out += c;
-  });
-  await once(child, 'exit');
-  const r = JSON.parse(out);
-  return r.requests.total ?? r['2xx'];
-}
-
-async function measure(name) {
-  const child = fork(
-    join(here, '..', 'cpu-host.mjs'),
-    [new URL(`./servers/${name}.mjs`, import.meta.url).href],
-    {
-      env: { ...process.env, NODE_ENV: 'production' },
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    },
-  );
-  const [{ port }] = await once(child, 'message');
-  const url = `http://127.0.0.1:${port}${PATH}`;
-  const cpu = async () => {
-    child.send({ type: 'cpu' });
-    return (await once(child, 'message'))[0].micros;
-  };
-  await load(url, WARMUP);
-  const before = await cpu();
-  const done = await load(url, AMOUNT);
-  const after = await cpu();
-  child.send({ type: 'stop' });
-  await once(child, 'exit');
-  return (after - before) / done;
-}
+const measure = async (name) =>
+  (
+    await serverCpuPerRequest({
+      module: new URL(`./servers/${name}.mjs`, import.meta.url),
+      path: PATH,
+      amount: AMOUNT,
+      warmup: WARMUP,
+    })
+  ).micros;
 
 const samples = Object.fromEntries(names.map((n) => [n, []]));
 for (let round = 0; round < ROUNDS; round++) {

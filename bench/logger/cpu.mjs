@@ -3,55 +3,22 @@
 // CPU per request is what bounds throughput; it leaves out time spent waiting for a core, so it is
 // less disturbed by other load than req/s, though contention (caches, SMT) still inflates it.
 // Usage: SERVERS=bare,shipshape node bench/logger/cpu.mjs [requests] [rounds]
-import { fork, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { median, serverCpuPerRequest } from '../lib.mjs';
 
-const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-const autocannonBin = join(dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
 const amount = Number(process.argv[2] ?? 40000);
 const rounds = Number(process.argv[3] ?? 3);
 const names = (process.env.SERVERS ?? 'bare,shipshape,winston-hand').split(',');
 const execArgv = process.env.PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.PROF}`] : [];
 
 async function measure(name) {
-  const child = fork(join(here, 'cpu-host.mjs'), [join(here, 'servers', `${name}.mjs`)], {
-    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    env: { ...process.env, NODE_ENV: 'production' },
+  const r = await serverCpuPerRequest({
+    module: new URL(`./servers/${name}.mjs`, import.meta.url),
     execArgv,
+    amount,
+    warmup: Math.min(10000, amount),
+    connections: 50,
   });
-  const [{ port }] = await once(child, 'message');
-  const run = async (n) => {
-    const ac = spawn(
-      process.execPath,
-      [autocannonBin, '-c', '50', '-a', String(n), '--json', `http://127.0.0.1:${port}/`],
-      {
-        stdio: ['ignore', 'pipe', 'ignore'],
-      },
-    );
-    let out = '';
-    ac.stdout.on('data', (c) => {
-      out += c;
-    });
-    await once(ac, 'exit');
-    return JSON.parse(out);
-  };
-  await run(Math.min(10000, amount)); // warm-up
-  child.send('mark');
-  await once(child, 'message');
-  const result = await run(amount);
-  child.send('cpu');
-  const [{ cpuMicros }] = await once(child, 'message');
-  child.send('stop');
-  await once(child, 'exit');
-  return {
-    cpuPerReq: cpuMicros / result.requests.total,
-    ok: result['2xx'],
-    total: result.requests.total,
-  };
+  return { cpuPerReq: r.micros, ok: r.ok, total: r.total };
 }
 
 const samples = Object.fromEntries(names.map((n) => [n, []]));
@@ -64,11 +31,6 @@ for (let r = 0; r < rounds; r++) {
     );
   }
 }
-const median = (v) => {
-  const s = [...v].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
-};
 const base = median(samples[names[0]]);
 console.log(`| server | CPU µs/request (median of ${rounds}) | throughput bound vs ${names[0]} |`);
 console.log('|---|---:|---:|');

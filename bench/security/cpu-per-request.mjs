@@ -3,16 +3,7 @@
 // oversubscribed machine throughput follows the neighbours' load; CPU per request is what the
 // middleware itself costs. "kept" = bare CPU/request ÷ this server's (the throughput share it would
 // keep when CPU-bound). One server at a time in its own process; rounds interleaved; medians.
-import { fork, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { median } from '../lib.mjs';
-
-const here = dirname(fileURLToPath(import.meta.url));
-const require = createRequire(import.meta.url);
-const autocannonBin = join(dirname(require.resolve('autocannon/package.json')), 'autocannon.js');
+import { median, serverCpuPerRequest } from '../lib.mjs';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 3);
 const AMOUNT = Number(process.env.BENCH_AMOUNT ?? 1500);
@@ -20,46 +11,13 @@ const WARMUP = Number(process.env.BENCH_WARMUP_AMOUNT ?? 500);
 const PATH = '/api/items/42';
 const names = ['bare', 'headers', 'headers-ratelimit-memory', 'headers-ratelimit-redis'];
 
-async function load(url, amount) {
-  const child = spawn(
-    process.execPath,
-    [autocannonBin, '--json', '-c', '10', '-a', String(amount), url],
-    {
-      stdio: ['ignore', 'pipe', 'ignore'],
-    },
-  );
-  let out = '';
-  child.stdout.on('data', (c) => {
-    out += c;
+const measure = (name) =>
+  serverCpuPerRequest({
+    module: new URL(`./servers/${name}.mjs`, import.meta.url),
+    path: PATH,
+    amount: AMOUNT,
+    warmup: WARMUP,
   });
-  await once(child, 'exit');
-  const r = JSON.parse(out);
-  return { total: r.requests.total, non2xx: r.non2xx };
-}
-
-async function measure(name) {
-  const child = fork(
-    join(here, '..', 'cpu-host.mjs'),
-    [new URL(`./servers/${name}.mjs`, import.meta.url).href],
-    {
-      env: { ...process.env, NODE_ENV: 'production' },
-      stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
-    },
-  );
-  const [{ port }] = await once(child, 'message');
-  const url = `http://127.0.0.1:${port}${PATH}`;
-  const cpu = async () => {
-    child.send({ type: 'cpu' });
-    return (await once(child, 'message'))[0].micros;
-  };
-  await load(url, WARMUP);
-  const before = await cpu();
-  const { total, non2xx } = await load(url, AMOUNT);
-  const after = await cpu();
-  child.send({ type: 'stop' });
-  await once(child, 'exit');
-  return { micros: (after - before) / total, non2xx };
-}
 
 const samples = new Map(names.map((n) => [n, []]));
 let non2xxTotal = 0;
