@@ -54,30 +54,26 @@ export async function startServer(server) {
   };
 }
 
-/** Runs autocannon in its own process and returns its JSON result. */
-export async function autocannon(url, { connections, duration, method, headers, body }) {
-  const args = [autocannonBin, '--json', '-c', String(connections), '-d', String(duration)];
+/**
+ * Runs autocannon in its own process and returns its JSON result: for `duration` seconds, or
+ * `amount` requests when given. `pin` runs it on CPU 0 (taskset).
+ */
+export async function autocannon(
+  url,
+  { connections, duration, amount, method, headers, body, pin = false },
+) {
+  const args = [autocannonBin, '--json', '-c', String(connections)];
+  if (amount !== undefined) args.push('-a', String(amount));
+  else args.push('-d', String(duration));
   if (method) args.push('-m', method);
   for (const [name, value] of Object.entries(headers ?? {})) args.push('-H', `${name}=${value}`);
   if (body) args.push('-b', body);
   args.push(url);
-  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
-  let out = '';
-  child.stdout.on('data', (chunk) => {
-    out += chunk;
-  });
-  const [code] = await once(child, 'exit');
-  if (code !== 0) throw new Error(`autocannon exited with ${code}`);
-  return JSON.parse(out);
-}
-
-/** Sends `amount` requests with autocannon (`-a`) and returns its JSON result. */
-async function fixedLoad(url, amount, connections, pin) {
-  const ac = [autocannonBin, '--json', '-c', String(connections), '-a', String(amount), url];
-  const [cmd, args] = pin
-    ? ['taskset', ['-c', '0', process.execPath, ...ac]]
-    : [process.execPath, ac];
-  const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'ignore'] });
+  const child = pin
+    ? spawn('taskset', ['-c', '0', process.execPath, ...args], {
+        stdio: ['ignore', 'pipe', 'ignore'],
+      })
+    : spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'ignore'] });
   let out = '';
   child.stdout.on('data', (chunk) => {
     out += chunk;
@@ -117,9 +113,9 @@ export async function serverCpuPerRequest({
     return (await once(child, 'message'))[0].micros;
   };
   const url = `http://127.0.0.1:${port}${path}`;
-  await fixedLoad(url, warmup, connections, pin);
+  await autocannon(url, { amount: warmup, connections, pin });
   const before = await cpu();
-  const result = await fixedLoad(url, amount, connections, pin);
+  const result = await autocannon(url, { amount, connections, pin });
   const after = await cpu();
   child.send({ type: 'stop' });
   await once(child, 'exit');
