@@ -201,6 +201,15 @@ export interface GlassStorage {
   }): Promise<{ items: DatasetRecord[]; total: number }>;
   listDatasetsByStatus(statuses: readonly DatasetStatus[]): Promise<DatasetRecord[]>;
   updateDataset(id: string, patch: DatasetPatch): Promise<DatasetRecord | undefined>;
+  /**
+   * Takes or renews the processing lease of a dataset for `owner` until `now + leaseMs` (epoch
+   * ms), so that instances sharing the storage never process one dataset at the same time.
+   * True when `owner` holds the lease afterwards; false while another owner's lease runs, and for
+   * a dataset that is done, failed or gone.
+   */
+  claimDataset(id: string, owner: string, leaseMs: number, now?: number): Promise<boolean>;
+  /** Gives the lease up; does nothing when `owner` does not hold it. */
+  releaseDataset(id: string, owner: string): Promise<void>;
   /** Deletes the dataset and its isolates; false when it did not exist. */
   deleteDataset(id: string): Promise<boolean>;
   insertIsolates(datasetId: string, isolates: readonly IsolateRecord[]): Promise<void>;

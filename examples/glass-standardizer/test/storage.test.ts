@@ -112,6 +112,27 @@ function storageSuite(
       expect(await storage.updateDataset('missing', { status: 'done' })).toBeUndefined();
     });
 
+    it('processing leases: one owner at a time, renewal, takeover after expiry, release', async () => {
+      const d = await storage.createDataset({ ...base, uploadPath: '/u/lease.csv' });
+      const t0 = 1_000_000;
+      expect(await storage.claimDataset(d.id, 'A', 1000, t0)).toBe(true);
+      expect(await storage.claimDataset(d.id, 'B', 1000, t0 + 10)).toBe(false);
+      expect(await storage.claimDataset(d.id, 'A', 1000, t0 + 900)).toBe(true); // renewed to 1900
+      expect(await storage.claimDataset(d.id, 'B', 1000, t0 + 1500)).toBe(false);
+      expect(await storage.claimDataset(d.id, 'B', 1000, t0 + 2000)).toBe(true); // A stopped renewing
+      expect(await storage.claimDataset(d.id, 'A', 1000, t0 + 2001)).toBe(false);
+      await storage.releaseDataset(d.id, 'A'); // not A's any more: no effect
+      expect(await storage.claimDataset(d.id, 'A', 1000, t0 + 2002)).toBe(false);
+      await storage.releaseDataset(d.id, 'B');
+      expect(await storage.claimDataset(d.id, 'A', 1000, t0 + 2003)).toBe(true);
+      await storage.updateDataset(d.id, { status: 'done' });
+      expect(await storage.claimDataset(d.id, 'A', 1000, t0 + 2004)).toBe(false);
+      expect(await storage.claimDataset('missing', 'A', 1000)).toBe(false);
+      // Leases never show in the dataset record.
+      expect(Object.keys((await storage.getDataset(d.id)) ?? {})).not.toContain('leaseOwner');
+      await storage.deleteDataset(d.id);
+    });
+
     it('stores isolates in batches and pages through them with filters', async () => {
       const d = await storage.createDataset(base);
       const items = Array.from({ length: 25 }, (_, i) =>

@@ -1,3 +1,6 @@
+import { randomUUID } from 'node:crypto';
+import { existsSync } from 'node:fs';
+import { hostname } from 'node:os';
 import type { Lifecycle } from '@shipshape/lifecycle';
 import { type ProcessOptions, processDataset } from '../pipeline.js';
 import type { DatasetRecord, GlassStorage } from '../types.js';
@@ -16,12 +19,23 @@ export interface ProcessorOptions {
   readonly processOptions: ProcessOptions;
   /** Called whenever a dataset's stored results change (to drop cached analytics). */
   readonly onChange: (datasetId: string) => Promise<unknown>;
+  /**
+   * How long a processing lease lasts without renewal (renewed every third of it while a dataset
+   * runs). Another instance takes a dataset over only after its owner stopped renewing.
+   * @default 30000
+   */
+  readonly leaseMs?: number;
 }
 
 export interface Processor {
   /** Queues a dataset whose upload is stored; processing runs in the background, one at a time. */
   enqueue(datasetId: string): void;
-  /** Queues every dataset left queued, processing or interrupted by an earlier run. */
+  /**
+   * Queues every dataset left queued, processing or interrupted by an earlier run whose upload
+   * file this instance can read (instances that do not share `DATA_DIR` leave each other's
+   * uploads alone). A dataset another live instance is processing is skipped when its turn comes:
+   * its lease is held.
+   */
   resume(): Promise<string[]>;
   /** Resolves when the queue is empty (tests and shutdown reports). */
   idle(): Promise<void>;
@@ -42,6 +56,9 @@ export interface Processor {
  */
 export function createProcessor(options: ProcessorOptions): Processor {
   const { storage, lifecycle, logger, metrics } = options;
+  const leaseMs = options.leaseMs ?? 30_000;
+  // Who holds a lease: this process, this processor.
+  const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
   const queue: string[] = [];
   let running: string | undefined;
   let current: Promise<unknown> | undefined;
@@ -53,11 +70,46 @@ export function createProcessor(options: ProcessorOptions): Processor {
   async function runOne(datasetId: string, signal: AbortSignal | undefined): Promise<void> {
     const dataset = await storage.getDataset(datasetId);
     if (!dataset?.uploadPath) return;
+    if (!(await storage.claimDataset(datasetId, owner, leaseMs))) {
+      const now = await storage.getDataset(datasetId);
+      if (now && now.status !== 'done' && now.status !== 'failed') {
+        // Held by another instance: look again once its lease could have run out, so a dataset
+        // whose owner died (crash, kill) is taken over rather than left behind.
+        logger.info('dataset held by another instance; checking again later', { datasetId });
+        setTimeout(() => enqueue(datasetId), leaseMs).unref();
+      }
+      return;
+    }
+    const renew = setInterval(() => {
+      storage.claimDataset(datasetId, owner, leaseMs).then(
+        (held) => {
+          if (!held) logger.error('dataset processing lease lost', { datasetId });
+        },
+        (error: unknown) =>
+          logger.error('dataset processing lease not renewed', { datasetId, error }),
+      );
+    }, leaseMs / 3);
+    renew.unref();
+    try {
+      await processClaimed(datasetId, dataset.uploadPath, signal);
+    } finally {
+      clearInterval(renew);
+      await storage.releaseDataset(datasetId, owner).catch((error: unknown) => {
+        logger.error('dataset processing lease not released', { datasetId, error });
+      });
+    }
+  }
+
+  async function processClaimed(
+    datasetId: string,
+    uploadPath: string,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
     const started = performance.now();
     let finished: DatasetRecord | undefined;
     try {
       finished = await processDataset(
-        { datasetId, input: dataset.uploadPath },
+        { datasetId, input: uploadPath },
         storage,
         options.processOptions,
         signal ? { signal } : {},
@@ -113,16 +165,23 @@ export function createProcessor(options: ProcessorOptions): Processor {
     });
   };
 
+  function enqueue(datasetId: string): void {
+    if (queue.includes(datasetId) || running === datasetId) return;
+    queue.push(datasetId);
+    kick();
+  }
+
   return {
-    enqueue(datasetId) {
-      if (queue.includes(datasetId) || running === datasetId) return;
-      queue.push(datasetId);
-      kick();
-    },
+    enqueue,
     async resume() {
       const left = await storage.listDatasetsByStatus(['queued', 'processing', 'interrupted']);
-      const ids = left.filter((d) => d.uploadPath).map((d) => d.id);
-      for (const id of ids) this.enqueue(id);
+      const withUpload = left.filter((d) => d.uploadPath);
+      const ids = withUpload.filter((d) => existsSync(d.uploadPath as string)).map((d) => d.id);
+      if (ids.length < withUpload.length)
+        logger.info('datasets left for the instance holding their uploads', {
+          datasets: withUpload.filter((d) => !ids.includes(d.id)).map((d) => d.id),
+        });
+      for (const id of ids) enqueue(id);
       return ids;
     },
     idle() {
@@ -151,6 +210,8 @@ export function createProcessor(options: ProcessorOptions): Processor {
         status: 'interrupted',
         error: 'processing was interrupted',
       });
+      // Released now, while the storage is open: the next start resumes it at once.
+      await storage.releaseDataset(id, owner);
       logger.info('dataset left interrupted by the shutdown', { datasetId: id });
       return id;
     },

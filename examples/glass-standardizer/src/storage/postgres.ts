@@ -128,6 +128,8 @@ export function createPostgresStorage(options: PostgresStorageOptions): GlassSto
           antibiotics TEXT NOT NULL
         );
         CREATE INDEX IF NOT EXISTS datasets_status ON ${t('datasets')} (status);
+        ALTER TABLE ${t('datasets')} ADD COLUMN IF NOT EXISTS lease_owner TEXT,
+          ADD COLUMN IF NOT EXISTS lease_until BIGINT;
         CREATE TABLE IF NOT EXISTS ${t('isolates')} (
           dataset_id TEXT NOT NULL REFERENCES ${t('datasets')} (id) ON DELETE CASCADE,
           isolate_id INTEGER NOT NULL,
@@ -195,6 +197,22 @@ export function createPostgresStorage(options: PostgresStorageOptions): GlassSto
       }
       await pool.query(`UPDATE ${t('datasets')} SET ${sets.join(', ')} WHERE id = $1`, values);
       return getDataset(id);
+    },
+    async claimDataset(id: string, owner: string, leaseMs: number, now = Date.now()) {
+      const res = await pool.query(
+        `UPDATE ${t('datasets')} SET lease_owner = $2, lease_until = $3
+         WHERE id = $1 AND status NOT IN ('done', 'failed')
+           AND (lease_owner IS NULL OR lease_owner = $2 OR lease_until < $4)`,
+        [id, owner, now + leaseMs, now],
+      );
+      return res.rowCount === 1;
+    },
+    async releaseDataset(id: string, owner: string) {
+      await pool.query(
+        `UPDATE ${t('datasets')} SET lease_owner = NULL, lease_until = NULL
+         WHERE id = $1 AND lease_owner = $2`,
+        [id, owner],
+      );
     },
     async deleteDataset(id: string) {
       return inTransaction(async (q) => {

@@ -108,6 +108,16 @@ export function createSqliteStorage(options: SqliteStorageOptions): GlassStorage
     // 500k rows) but ~25-35 MB of RSS. It also bounds the sorter's memory for the key sort.
     opened.pragma('cache_size = -8192');
     opened.exec(SCHEMA);
+    // Lease columns, added to databases created before processing leases existed.
+    const columns = new Set(
+      (opened.prepare('PRAGMA table_info(datasets)').all() as { name: string }[]).map(
+        (c) => c.name,
+      ),
+    );
+    if (!columns.has('lease_owner'))
+      opened.exec('ALTER TABLE datasets ADD COLUMN lease_owner TEXT');
+    if (!columns.has('lease_until'))
+      opened.exec('ALTER TABLE datasets ADD COLUMN lease_until INTEGER');
     db = opened;
     return opened;
   }
@@ -179,6 +189,23 @@ export function createSqliteStorage(options: SqliteStorageOptions): GlassStorage
         .prepare(`UPDATE datasets SET ${sets.join(', ')} WHERE id = @id`)
         .run(values);
       return getDataset(id);
+    },
+    async claimDataset(id: string, owner: string, leaseMs: number, now = Date.now()) {
+      const claimed = open()
+        .prepare(
+          `UPDATE datasets SET lease_owner = @owner, lease_until = @until
+           WHERE id = @id AND status NOT IN ('done', 'failed')
+             AND (lease_owner IS NULL OR lease_owner = @owner OR lease_until < @now)`,
+        )
+        .run({ id, owner, until: now + leaseMs, now });
+      return claimed.changes === 1;
+    },
+    async releaseDataset(id: string, owner: string) {
+      open()
+        .prepare(
+          'UPDATE datasets SET lease_owner = NULL, lease_until = NULL WHERE id = ? AND lease_owner = ?',
+        )
+        .run(id, owner);
     },
     async deleteDataset(id: string) {
       const conn = open();
