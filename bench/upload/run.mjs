@@ -2,6 +2,9 @@
 // drops the body and one that writes it to a file, interleaved over rounds, each in a fresh
 // process; medians reported.
 // Usage: node bench/upload/run.mjs [rounds=5] [sizeMb=100]
+// Each server first takes a 1 MB warm-up upload; its CPU is not counted.
+// With BASELINE_SECURITY=<path to another build's dist/index.js> (inside the repository, so its
+// dependencies resolve) an "uploadGuard, baseline build" row runs that build in the same rounds.
 import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -9,8 +12,9 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { dirname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const rounds = Number(process.argv[2] ?? 5);
@@ -53,9 +57,13 @@ async function generate() {
   return hash.digest('hex');
 }
 
-function startServer(mode) {
+function startServer(mode, securityModule) {
   const child = fork(join(here, 'server.mjs'), [mode, store], {
-    env: { ...process.env, NODE_ENV: 'production' },
+    env: {
+      ...process.env,
+      NODE_ENV: 'production',
+      ...(securityModule ? { SECURITY_MODULE: securityModule } : {}),
+    },
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
   });
   return new Promise((resolve, reject) => {
@@ -69,6 +77,7 @@ function startServer(mode) {
       resolve({
         port: msg.port,
         rss: () => ask('rss'),
+        reset: () => ask('reset'),
         stop: async () => {
           child.removeAllListeners('exit');
           const exited = once(child, 'exit');
@@ -81,7 +90,7 @@ function startServer(mode) {
 }
 
 const BOUNDARY = '----shipshapeBench';
-function upload(port, multipart) {
+function upload(port, multipart, file = src, bytes = size) {
   const head = Buffer.from(
     multipart
       ? `--${BOUNDARY}\r\nContent-Disposition: form-data; name="file"; filename="input.csv"\r\nContent-Type: text/csv\r\n\r\n`
@@ -100,7 +109,7 @@ function upload(port, multipart) {
           'content-type': multipart
             ? `multipart/form-data; boundary=${BOUNDARY}`
             : 'application/octet-stream',
-          'content-length': head.length + size + tail.length,
+          'content-length': head.length + bytes + tail.length,
         },
       },
       (res) => {
@@ -121,9 +130,9 @@ function upload(port, multipart) {
     // 1 MB reads: with the 64 kB default the client spent about twice the CPU of the 1 MB
     // client on the same upload, on a core it shares with the server's write thread. pipe() keeps
     // the backpressure.
-    const file = createReadStream(src, { highWaterMark: 1024 * 1024 });
-    file.pipe(req, { end: false });
-    file.on('end', () => req.end(tail));
+    const body = createReadStream(file, { highWaterMark: 1024 * 1024 });
+    body.pipe(req, { end: false });
+    body.on('end', () => req.end(tail));
   });
 }
 
@@ -139,6 +148,9 @@ async function diskCopy(buffer) {
 
 console.log(`generating ${sizeMb} MB CSV in ${work} ...`);
 const sha256 = await generate();
+const warm = join(work, 'warm.csv');
+const WARM_BYTES = 1024 * 1024;
+await pipeline(createReadStream(src, { end: WARM_BYTES - 1 }), createWriteStream(warm));
 // name → copy buffer (disk copies) or server mode. The first row is the baseline.
 const configurations = {
   'disk copy': { copy: 0 },
@@ -147,6 +159,11 @@ const configurations = {
   'http raw body to file': { server: 'raw' },
   uploadGuard: { server: 'guard' },
 };
+if (process.env.BASELINE_SECURITY)
+  configurations['uploadGuard, baseline build'] = {
+    server: 'guard',
+    module: pathToFileURL(resolve(process.env.BASELINE_SECURITY)).href,
+  };
 const names = Object.keys(configurations);
 const results = Object.fromEntries(names.map((name) => [name, []]));
 
@@ -155,19 +172,30 @@ for (let round = 0; round < rounds; round++) {
   const order = [...names];
   for (let k = 0; k < round % names.length; k++) order.push(order.shift());
   for (const name of order) {
-    const { copy, server: mode } = configurations[name];
+    const { copy, server: mode, module } = configurations[name];
     if (copy !== undefined) {
       const { ms, peakRss, cpuMs } = await diskCopy(copy);
-      results[name].push({ ms, peakRss, cpuMs, idleRss: Number.NaN });
+      results[name].push({
+        ms,
+        peakRss,
+        cpuMs,
+        idleRss: Number.NaN,
+        mainMs: Number.NaN,
+        mainCpuMs: Number.NaN,
+      });
       continue;
     }
-    const server = await startServer(mode);
+    const server = await startServer(mode, module);
+    // A server handles more than one upload: warm it up (JIT, uploadGuard's hashing worker) with
+    // a 1 MB upload first, then count from zero.
+    await upload(server.port, mode === 'guard', warm, WARM_BYTES);
+    await server.reset();
     const { ms, body } = await upload(server.port, mode === 'guard');
     if (body.size !== size) throw new Error(`${name}: stored ${body.size} bytes, expected ${size}`);
-    if (name === 'uploadGuard' && body.sha256 !== sha256) throw new Error('sha256 mismatch');
-    const { idleRss, peakRss, cpuMs } = await server.rss();
+    if (mode === 'guard' && body.sha256 !== sha256) throw new Error(`${name}: sha256 mismatch`);
+    const { idleRss, peakRss, cpuMs, mainMs, mainCpuMs } = await server.rss();
     await server.stop();
-    results[name].push({ ms, peakRss, idleRss, cpuMs });
+    results[name].push({ ms, peakRss, idleRss, cpuMs, mainMs, mainCpuMs });
   }
 }
 const leftovers = (await readdir(store)).length;
@@ -179,14 +207,16 @@ console.log(
   `\nnode bench/upload/run.mjs ${rounds} ${sizeMb} — ${sizeMb} MB, ${rounds} interleaved rounds, medians, Node ${process.version}\n`,
 );
 console.log(
-  '| configuration | time (ms) | MB/s | vs disk copy | process CPU (ms) | idle RSS (MB) | peak RSS (MB) |',
+  '| configuration | time (ms) | MB/s | vs disk copy | process CPU (ms) | main thread busy (ms) | main thread CPU (ms) | idle RSS (MB) | peak RSS (MB) |',
 );
-console.log('|---|---:|---:|---:|---:|---:|---:|');
+console.log('|---|---:|---:|---:|---:|---:|---:|---:|---:|');
 for (const [name, rows] of Object.entries(results)) {
   const ms = median(rows.map((r) => r.ms));
   const idle = median(rows.map((r) => r.idleRss));
+  const main = median(rows.map((r) => r.mainMs));
+  const mainCpu = median(rows.map((r) => r.mainCpuMs));
   console.log(
-    `| ${name} | ${ms.toFixed(0)} | ${(sizeMb / (ms / 1000)).toFixed(0)} | ${(base / ms).toFixed(2)} | ${median(rows.map((r) => r.cpuMs)).toFixed(0)} | ${Number.isNaN(idle) ? '—' : mb(idle)} | ${mb(median(rows.map((r) => r.peakRss)))} |`,
+    `| ${name} | ${ms.toFixed(0)} | ${(sizeMb / (ms / 1000)).toFixed(0)} | ${(base / ms).toFixed(2)} | ${median(rows.map((r) => r.cpuMs)).toFixed(0)} | ${Number.isNaN(main) ? '—' : main.toFixed(0)} | ${Number.isNaN(mainCpu) ? '—' : mainCpu.toFixed(0)} | ${Number.isNaN(idle) ? '—' : mb(idle)} | ${mb(median(rows.map((r) => r.peakRss)))} |`,
   );
 }
 console.log(`\nfiles left in the upload directory after the run: ${leftovers}`);
