@@ -3,8 +3,9 @@
 // process; medians reported.
 // Usage: node bench/upload/run.mjs [rounds=5] [sizeMb=100]
 // Each server first takes a 1 MB warm-up upload; its CPU is not counted.
-// With BASELINE_SECURITY=<path to another build's dist/index.js> (inside the repository, so its
-// dependencies resolve) an "uploadGuard, baseline build" row runs that build in the same rounds.
+// With BASELINE_SECURITY=<path to another build's dist/index.js>[,<another>...] (inside the
+// repository, so their dependencies resolve) an "uploadGuard, build <its directory>" row runs each
+// of those builds in the same rounds.
 import { fork } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { once } from 'node:events';
@@ -12,7 +13,7 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 
@@ -159,10 +160,10 @@ const configurations = {
   'http raw body to file': { server: 'raw' },
   uploadGuard: { server: 'guard' },
 };
-if (process.env.BASELINE_SECURITY)
-  configurations['uploadGuard, baseline build'] = {
+for (const build of (process.env.BASELINE_SECURITY ?? '').split(',').filter(Boolean))
+  configurations[`uploadGuard, build ${basename(dirname(resolve(build)))}`] = {
     server: 'guard',
-    module: pathToFileURL(resolve(process.env.BASELINE_SECURITY)).href,
+    module: pathToFileURL(resolve(build)).href,
   };
 const names = Object.keys(configurations);
 const results = Object.fromEntries(names.map((name) => [name, []]));

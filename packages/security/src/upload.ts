@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, unlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
@@ -8,7 +8,6 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { fileTypeFromBuffer } from 'file-type';
 import { parseBytes, parseContentType, positiveInt } from './body.js';
 import { checkFilename, displayName } from './filename.js';
-import { type HashJob, startHash } from './hash-worker.js';
 import { SecurityError } from './problem.js';
 import { checkXlsx, SNIFF_BYTES, type TextCharset, TextValidator } from './sniff.js';
 import { emitSecurityEvent, type SecurityLogger } from './types.js';
@@ -426,8 +425,6 @@ interface ActiveFile {
   path: string;
   stream: WriteStream | undefined;
   kept: boolean;
-  /** SHA-256 being computed (on the hashing worker when it is available). */
-  hash?: HashJob;
 }
 
 function waitClosed(stream: WriteStream): Promise<void> {
@@ -637,8 +634,7 @@ function handleUpload(
     });
     const cleanup = Promise.all(
       [...active, ...accepted.map((f) => ({ path: f.path, stream: undefined, kept: false }))].map(
-        async (file: ActiveFile) => {
-          file.hash?.cancel();
+        async (file) => {
           if (file.stream) await waitClosed(file.stream);
           await removeQuietly(file.path);
         },
@@ -752,8 +748,7 @@ function handleUpload(
       });
       const file: ActiveFile = { path, stream: out, kept: false };
       active.push(file);
-      const hash = startHash(path);
-      file.hash = hash;
+      const hash = createHash('sha256');
       const text =
         type.content.kind === 'text'
           ? new TextValidator(type.content.charset ?? 'utf-8')
@@ -827,9 +822,6 @@ function handleUpload(
           invalid(`The file ${display} is empty.`, 'EMPTY_FILE');
           return;
         }
-        // The digest is computed while the content checks below run.
-        const digest = hash.end();
-        digest.catch(() => {});
         const problem =
           (await (sniff ?? sniffHead())) ??
           text?.end() ??
@@ -839,8 +831,6 @@ function handleUpload(
           unsupported(`The file ${display} ${problem}.`);
           return;
         }
-        const sha256 = await digest;
-        if (settled) return;
         active.splice(active.indexOf(file), 1);
         accepted.push({
           order,
@@ -849,7 +839,7 @@ function handleUpload(
           storedName,
           name: display,
           size,
-          sha256,
+          sha256: hash.digest('hex'),
           detectedType: type.mimeType,
           declaredType: declared,
           extension: nameCheck.extension,
