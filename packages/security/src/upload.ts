@@ -3,7 +3,7 @@ import { createWriteStream, type WriteStream } from 'node:fs';
 import { mkdir, unlink } from 'node:fs/promises';
 import { isAbsolute, join } from 'node:path';
 import type { Readable } from 'node:stream';
-import busboy from 'busboy';
+import { Busboy, type BusboyHeaders, type BusboyInstance } from '@fastify/busboy';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { fileTypeFromBuffer } from 'file-type';
 import { parseBytes, parseContentType, positiveInt } from './body.js';
@@ -527,18 +527,23 @@ function handleUpload(
   let currentFile: { field: string; name: string } | undefined;
   let fileIndex = 0;
 
-  let bb: busboy.Busboy;
+  let bb: BusboyInstance;
   try {
-    bb = busboy({
-      headers: req.headers,
+    // @fastify/busboy, the maintained fork of busboy: it finds part boundaries with the native
+    // Buffer#indexOf where busboy 1.x runs a JavaScript search (100 MB: ~9 ms against 56-190 ms,
+    // docs/benchmarks.md).
+    bb = new Busboy({
+      headers: req.headers as BusboyHeaders,
       preservePath: true,
-      defParamCharset: 'utf8',
+      // A part is a file when it has a filename (by default an application/octet-stream field
+      // without one would be too).
+      isPartAFile: (_field, _type, filename) => filename !== undefined,
       // Request side: 256 kB instead of 16 kB; 1 MB here bought nothing measurable.
       highWaterMark: 256 * 1024,
       fileHwm: FILE_BUFFER_BYTES,
       limits: {
-        // busboy signals 'limit' on reaching the size, not passing it: a file exactly at the
-        // limit is fine, so give it one byte more and count bytes ourselves.
+        // Bytes are counted below (413 at maxFileSize + 1); this limit only stops the parser
+        // from passing on more than that.
         fileSize: config.maxFileSize + 1,
         files: config.maxFiles,
         fields: config.maxFields,
@@ -681,226 +686,247 @@ function handleUpload(
 
   bb.on(
     'file',
-    guarded((rawField: string | undefined, stream: Readable, info: busboy.FileInfo) => {
-      const field = rawField ?? '';
-      if (settled) {
-        stream.resume();
-        return;
-      }
-      const rawName = info.filename ?? '';
-      currentFile = { field, name: displayName(rawName, config.displayNameLength) };
-      if (Buffer.byteLength(field) > config.maxFieldNameSize) {
-        stream.resume();
-        tooLarge(
-          `A field name is longer than ${config.maxFieldNameSize} bytes.`,
-          'FIELD_NAME_TOO_LONG',
-        );
-        return;
-      }
-      if (!field) {
-        stream.resume();
-        invalid('A file part has an empty field name.', 'INVALID_FIELD_NAME');
-        return;
-      }
-      if (config.fileFields && !config.fileFields.has(field)) {
-        stream.resume();
-        invalid(`Field ${JSON.stringify(field)} does not accept files.`, 'UNEXPECTED_FILE_FIELD');
-        return;
-      }
-      const nameCheck = checkFilename(rawName, config.extensions, config.maxFilenameLength);
-      if (nameCheck.invalid) {
-        stream.resume();
-        invalid(`The file name ${nameCheck.invalid}.`, 'INVALID_FILENAME');
-        return;
-      }
-      if (nameCheck.badExtension) {
-        stream.resume();
-        unsupported(
-          `The file name ${nameCheck.badExtension}; accepted: ${[...config.extensions].join(', ')}.`,
-        );
-        return;
-      }
-      const type = config.byExtension.get(nameCheck.extension) as UploadFileType;
-      const declared = (info.mimeType ?? '').toLowerCase();
-      if (!type.declaredTypes.includes(declared)) {
-        stream.resume();
-        unsupported(
-          `The declared type ${JSON.stringify(declared)} does not match a ${nameCheck.extension} file (expected ${type.declaredTypes.join(' or ')}).`,
-        );
-        return;
-      }
-      if (info.encoding && !['7bit', '8bit', 'binary'].includes(info.encoding.toLowerCase())) {
-        stream.resume();
-        invalid(
-          `Content-Transfer-Encoding ${JSON.stringify(info.encoding)} is not supported.`,
-          'MALFORMED_MULTIPART',
-        );
-        return;
-      }
-
-      const order = fileIndex++;
-      const storedName = `${randomUUID()}${nameCheck.extension}`;
-      const path = join(config.dir, storedName);
-      const out = createWriteStream(path, {
-        flags: 'wx',
-        mode: 0o600,
-        highWaterMark: FILE_BUFFER_BYTES,
-      });
-      const file: ActiveFile = { path, stream: out, kept: false };
-      active.push(file);
-      const hash = createHash('sha256');
-      const text =
-        type.content.kind === 'text'
-          ? new TextValidator(type.content.charset ?? 'utf-8')
-          : undefined;
-      const head: Buffer[] = [];
-      let headLength = 0;
-      let size = 0;
-      let sniff: Promise<string | undefined> | undefined;
-      const display = currentFile.name;
-
-      const sniffHead = (): Promise<string | undefined> =>
-        fileTypeFromBuffer(Buffer.concat(head, headLength)).then((found) => {
-          if (type.content.kind === 'text')
-            return found ? `looks like ${found.ext} content, not text` : undefined;
-          if (type.content.kind === 'xlsx')
-            return found && (found.ext === 'xlsx' || found.ext === 'zip')
-              ? undefined
-              : `is not a zip-based workbook (content looks like ${found?.ext ?? 'unknown data'})`;
-          return found && type.content.fileTypes.includes(found.ext)
-            ? undefined
-            : `content looks like ${found?.ext ?? 'unknown data'}, not ${type.content.fileTypes.join('/')}`;
-        });
-
-      stream.on('data', (chunk: Buffer) => {
-        if (settled) return;
-        size += chunk.length;
-        if (size > config.maxFileSize) {
-          tooLarge(`The file exceeds the limit of ${config.maxFileSize} bytes.`, 'FILE_TOO_LARGE');
+    guarded(
+      (
+        rawField: string | undefined,
+        stream: Readable,
+        filename: string | undefined,
+        transferEncoding: string | undefined,
+        mimeType: string | undefined,
+      ) => {
+        const field = rawField ?? '';
+        if (settled) {
+          stream.resume();
           return;
         }
-        hash.update(chunk);
-        if (text) {
-          const problem = text.push(chunk);
+        const rawName = filename ?? '';
+        currentFile = { field, name: displayName(rawName, config.displayNameLength) };
+        if (Buffer.byteLength(field) > config.maxFieldNameSize) {
+          stream.resume();
+          tooLarge(
+            `A field name is longer than ${config.maxFieldNameSize} bytes.`,
+            'FIELD_NAME_TOO_LONG',
+          );
+          return;
+        }
+        if (!field) {
+          stream.resume();
+          invalid('A file part has an empty field name.', 'INVALID_FIELD_NAME');
+          return;
+        }
+        if (config.fileFields && !config.fileFields.has(field)) {
+          stream.resume();
+          invalid(`Field ${JSON.stringify(field)} does not accept files.`, 'UNEXPECTED_FILE_FIELD');
+          return;
+        }
+        const nameCheck = checkFilename(rawName, config.extensions, config.maxFilenameLength);
+        if (nameCheck.invalid) {
+          stream.resume();
+          invalid(`The file name ${nameCheck.invalid}.`, 'INVALID_FILENAME');
+          return;
+        }
+        if (nameCheck.badExtension) {
+          stream.resume();
+          unsupported(
+            `The file name ${nameCheck.badExtension}; accepted: ${[...config.extensions].join(', ')}.`,
+          );
+          return;
+        }
+        const type = config.byExtension.get(nameCheck.extension) as UploadFileType;
+        const declared = (mimeType ?? '').toLowerCase();
+        if (!type.declaredTypes.includes(declared)) {
+          stream.resume();
+          unsupported(
+            `The declared type ${JSON.stringify(declared)} does not match a ${nameCheck.extension} file (expected ${type.declaredTypes.join(' or ')}).`,
+          );
+          return;
+        }
+        if (
+          transferEncoding &&
+          !['7bit', '8bit', 'binary'].includes(transferEncoding.toLowerCase())
+        ) {
+          stream.resume();
+          invalid(
+            `Content-Transfer-Encoding ${JSON.stringify(transferEncoding)} is not supported.`,
+            'MALFORMED_MULTIPART',
+          );
+          return;
+        }
+
+        const order = fileIndex++;
+        const storedName = `${randomUUID()}${nameCheck.extension}`;
+        const path = join(config.dir, storedName);
+        const out = createWriteStream(path, {
+          flags: 'wx',
+          mode: 0o600,
+          highWaterMark: FILE_BUFFER_BYTES,
+        });
+        const file: ActiveFile = { path, stream: out, kept: false };
+        active.push(file);
+        const hash = createHash('sha256');
+        const text =
+          type.content.kind === 'text'
+            ? new TextValidator(type.content.charset ?? 'utf-8')
+            : undefined;
+        const head: Buffer[] = [];
+        let headLength = 0;
+        let size = 0;
+        let sniff: Promise<string | undefined> | undefined;
+        const display = currentFile.name;
+
+        const sniffHead = (): Promise<string | undefined> =>
+          fileTypeFromBuffer(Buffer.concat(head, headLength)).then((found) => {
+            if (type.content.kind === 'text')
+              return found ? `looks like ${found.ext} content, not text` : undefined;
+            if (type.content.kind === 'xlsx')
+              return found && (found.ext === 'xlsx' || found.ext === 'zip')
+                ? undefined
+                : `is not a zip-based workbook (content looks like ${found?.ext ?? 'unknown data'})`;
+            return found && type.content.fileTypes.includes(found.ext)
+              ? undefined
+              : `content looks like ${found?.ext ?? 'unknown data'}, not ${type.content.fileTypes.join('/')}`;
+          });
+
+        stream.on('data', (chunk: Buffer) => {
+          if (settled) return;
+          size += chunk.length;
+          if (size > config.maxFileSize) {
+            tooLarge(
+              `The file exceeds the limit of ${config.maxFileSize} bytes.`,
+              'FILE_TOO_LARGE',
+            );
+            return;
+          }
+          hash.update(chunk);
+          if (text) {
+            const problem = text.push(chunk);
+            if (problem) {
+              unsupported(`The file ${display} ${problem}.`);
+              return;
+            }
+          }
+          if (headLength < SNIFF_BYTES) {
+            const piece = chunk.subarray(0, SNIFF_BYTES - headLength);
+            head.push(piece);
+            headLength += piece.length;
+            if (headLength >= SNIFF_BYTES) sniff = sniffHead();
+          }
+        });
+        stream.on('limit', () =>
+          tooLarge(`The file exceeds the limit of ${config.maxFileSize} bytes.`, 'FILE_TOO_LARGE'),
+        );
+        stream.on('error', (err: Error) =>
+          invalid(`The upload was cut short: ${err.message}.`, 'MALFORMED_MULTIPART'),
+        );
+        out.on('error', (err: NodeJS.ErrnoException) => {
+          if (err.code === 'ENOENT') dirMissing();
+          fail(
+            new SecurityError({
+              status: 500,
+              code: 'UPLOAD_STORAGE_FAILED',
+              detail: `Could not store the upload: ${err.message}`,
+              cause: err,
+            }),
+            'storage_error',
+          );
+        });
+        stream.pipe(out);
+
+        const finished = new Promise<void>((resolve) => {
+          out.once('close', () => resolve());
+        }).then(async () => {
+          if (settled) return;
+          if (size === 0) {
+            invalid(`The file ${display} is empty.`, 'EMPTY_FILE');
+            return;
+          }
+          const problem =
+            (await (sniff ?? sniffHead())) ??
+            text?.end() ??
+            (type.content.kind === 'xlsx' ? await checkXlsx(path) : undefined);
+          if (settled) return;
           if (problem) {
             unsupported(`The file ${display} ${problem}.`);
             return;
           }
-        }
-        if (headLength < SNIFF_BYTES) {
-          const piece = chunk.subarray(0, SNIFF_BYTES - headLength);
-          head.push(piece);
-          headLength += piece.length;
-          if (headLength >= SNIFF_BYTES) sniff = sniffHead();
-        }
-      });
-      stream.on('limit', () =>
-        tooLarge(`The file exceeds the limit of ${config.maxFileSize} bytes.`, 'FILE_TOO_LARGE'),
-      );
-      stream.on('error', (err: Error) =>
-        invalid(`The upload was cut short: ${err.message}.`, 'MALFORMED_MULTIPART'),
-      );
-      out.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'ENOENT') dirMissing();
-        fail(
-          new SecurityError({
-            status: 500,
-            code: 'UPLOAD_STORAGE_FAILED',
-            detail: `Could not store the upload: ${err.message}`,
-            cause: err,
-          }),
-          'storage_error',
-        );
-      });
-      stream.pipe(out);
-
-      const finished = new Promise<void>((resolve) => {
-        out.once('close', () => resolve());
-      }).then(async () => {
-        if (settled) return;
-        if (size === 0) {
-          invalid(`The file ${display} is empty.`, 'EMPTY_FILE');
-          return;
-        }
-        const problem =
-          (await (sniff ?? sniffHead())) ??
-          text?.end() ??
-          (type.content.kind === 'xlsx' ? await checkXlsx(path) : undefined);
-        if (settled) return;
-        if (problem) {
-          unsupported(`The file ${display} ${problem}.`);
-          return;
-        }
-        active.splice(active.indexOf(file), 1);
-        accepted.push({
-          order,
-          field,
-          path,
-          storedName,
-          name: display,
-          size,
-          sha256: hash.digest('hex'),
-          detectedType: type.mimeType,
-          declaredType: declared,
-          extension: nameCheck.extension,
-          keep: () => {
-            keptPaths.add(path);
-          },
-          remove: () => removeQuietly(path),
+          active.splice(active.indexOf(file), 1);
+          accepted.push({
+            order,
+            field,
+            path,
+            storedName,
+            name: display,
+            size,
+            sha256: hash.digest('hex'),
+            detectedType: type.mimeType,
+            declaredType: declared,
+            extension: nameCheck.extension,
+            keep: () => {
+              keptPaths.add(path);
+            },
+            remove: () => removeQuietly(path),
+          });
         });
-      });
-      const tracked = finished.catch((err: unknown) =>
-        fail(
-          new SecurityError({
-            status: 500,
-            code: 'UPLOAD_CHECK_FAILED',
-            detail: `Could not check the upload: ${(err as Error).message}`,
-            cause: err,
-          }),
-          'check_error',
-        ),
-      );
-      pending.add(tracked);
-      tracked.then(() => {
-        pending.delete(tracked);
-        maybeFinish();
-      });
-    }),
+        const tracked = finished.catch((err: unknown) =>
+          fail(
+            new SecurityError({
+              status: 500,
+              code: 'UPLOAD_CHECK_FAILED',
+              detail: `Could not check the upload: ${(err as Error).message}`,
+              cause: err,
+            }),
+            'check_error',
+          ),
+        );
+        pending.add(tracked);
+        tracked.then(() => {
+          pending.delete(tracked);
+          maybeFinish();
+        });
+      },
+    ),
   );
 
   bb.on(
     'field',
-    guarded((rawName: string | undefined, value: string, info: busboy.FieldInfo) => {
-      const name = rawName ?? '';
-      if (settled) return;
-      // busboy does not apply fieldNameSize to multipart names: measure them here.
-      if (info.nameTruncated || Buffer.byteLength(name) > config.maxFieldNameSize) {
-        tooLarge(
-          `A field name is longer than ${config.maxFieldNameSize} bytes.`,
-          'FIELD_NAME_TOO_LONG',
-        );
-        return;
-      }
-      if (info.valueTruncated) {
-        tooLarge(
-          `Field ${JSON.stringify(name)} is longer than ${config.maxFieldSize} bytes.`,
-          'FIELD_TOO_LARGE',
-        );
-        return;
-      }
-      if (!name) {
-        invalid('A form field has an empty name.', 'INVALID_FIELD_NAME');
-        return;
-      }
-      if (name === '__proto__' || name === 'constructor' || name === 'prototype') {
-        invalid(`Field name ${JSON.stringify(name)} is not accepted.`, 'FORBIDDEN_KEY');
-        return;
-      }
-      const existing = Object.hasOwn(fields, name) ? fields[name] : undefined;
-      if (existing === undefined) fields[name] = value;
-      else if (Array.isArray(existing)) existing.push(value);
-      else fields[name] = [existing, value];
-    }),
+    guarded(
+      (
+        rawName: string | undefined,
+        value: string,
+        _nameTruncated: boolean,
+        valueTruncated: boolean,
+      ) => {
+        const name = rawName ?? '';
+        if (settled) return;
+        // The parser does not apply fieldNameSize to multipart names: measure them here.
+        if (Buffer.byteLength(name) > config.maxFieldNameSize) {
+          tooLarge(
+            `A field name is longer than ${config.maxFieldNameSize} bytes.`,
+            'FIELD_NAME_TOO_LONG',
+          );
+          return;
+        }
+        if (valueTruncated) {
+          tooLarge(
+            `Field ${JSON.stringify(name)} is longer than ${config.maxFieldSize} bytes.`,
+            'FIELD_TOO_LARGE',
+          );
+          return;
+        }
+        if (!name) {
+          invalid('A form field has an empty name.', 'INVALID_FIELD_NAME');
+          return;
+        }
+        if (name === '__proto__' || name === 'constructor' || name === 'prototype') {
+          invalid(`Field name ${JSON.stringify(name)} is not accepted.`, 'FORBIDDEN_KEY');
+          return;
+        }
+        const existing = Object.hasOwn(fields, name) ? fields[name] : undefined;
+        if (existing === undefined) fields[name] = value;
+        else if (Array.isArray(existing)) existing.push(value);
+        else fields[name] = [existing, value];
+      },
+    ),
   );
   bb.on('filesLimit', () =>
     tooLarge(`More than ${config.maxFiles} file(s) in one request.`, 'TOO_MANY_FILES'),
@@ -914,7 +940,7 @@ function handleUpload(
   bb.on('error', (err: Error) =>
     invalid(`Malformed multipart body: ${err.message}.`, 'MALFORMED_MULTIPART'),
   );
-  bb.on('close', () => {
+  bb.on('finish', () => {
     busboyClosed = true;
     maybeFinish();
   });
