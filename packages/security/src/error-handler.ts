@@ -67,9 +67,13 @@ const multerCodes: Readonly<Record<string, number>> = {
   MISSING_FIELD_NAME: 400,
 };
 
-/** busboy's own error messages (it throws plain `Error`s) that mean a malformed request. */
+/**
+ * Multipart parser messages (busboy 1.x, as multer uses it, and @fastify/busboy, as uploadGuard
+ * does; both throw plain `Error`s) that mean a malformed request.
+ */
 const busboyMessages = [
   'Unexpected end of form',
+  'Unexpected end of multipart data',
   'Unexpected end of file',
   'Malformed part header',
   'Multipart: Boundary not found',
