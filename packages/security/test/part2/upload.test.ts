@@ -160,6 +160,30 @@ describeEachExpress('uploadGuard', (express) => {
     await expectBaseline(fdBaseline, join(dir, 'store'));
   });
 
+  it('reads a part header of up to 16 KiB whole (a Content-Type after a 15 kB line counts)', async () => {
+    const body = multipart(BOUNDARY, [
+      {
+        name: 'file',
+        filename: 'a.csv',
+        extraHeaders: [`X-Pad: ${'p'.repeat(15_000)}`, 'Content-Type: image/png'],
+        data: sampleCsv,
+      },
+    ]);
+    // The declared type is read (and refused for a .csv), not lost with a truncated header.
+    expectProblem(await send(body), 415, 'UNSUPPORTED_FILE_TYPE');
+    const ok = multipart(BOUNDARY, [
+      {
+        name: 'file',
+        filename: 'a.csv',
+        extraHeaders: [`X-Pad: ${'p'.repeat(15_000)}`, 'Content-Type: text/csv'],
+        data: sampleCsv,
+      },
+    ]);
+    const res = await send(ok);
+    expect(res?.status, res?.body).toBe(200);
+    await expectBaseline(fdBaseline, join(dir, 'store'));
+  });
+
   it('accepts a file exactly at the size limit', async () => {
     const data = Buffer.alloc(uploadLimits.maxFileSize, 'a');
     const res = await send(
