@@ -41,7 +41,7 @@ export interface IpFilterOptions {
   /** IPv6 prefix one block covers (same as the rate limiter's). @default 56 */
   readonly ipv6Subnet?: number;
   /** prom-client Registry for `shipshape_security_ip_blocked_total{reason}`. @default none */
-  readonly metrics?: MetricsRegistry;
+  readonly registry?: MetricsRegistry;
   /** Logger for `ip_blocked` / `ip_auto_blocked` events and warnings. @default none */
   readonly logger?: SecurityLogger;
   /** When given, `trust proxy` = true is refused at factory time. */
@@ -58,7 +58,7 @@ const knownOptions: { readonly [K in keyof Required<IpFilterOptions>]: true } = 
   onStoreError: true,
   storeTimeoutMs: true,
   ipv6Subnet: true,
-  metrics: true,
+  registry: true,
   logger: true,
   app: true,
   warnings: true,
@@ -147,7 +147,7 @@ function withTimeout<T>(value: T | Promise<T>, ms: number): Promise<T> {
  */
 export function ipFilter(options: IpFilterOptions = {}): IpFilterMiddleware {
   const warner = createWarner(options.logger, options.warnings);
-  warnUnknownOptions(warner, 'ipFilter', options, knownOptions);
+  warnUnknownOptions(warner, 'ipFilter', options, knownOptions, { metrics: 'registry' });
   const fail = (option: string, want: string, got: unknown): never => {
     throw new Error(
       `@shipshape/security: ipFilter "${option}" must be ${want}, got ${describeValue(got)}`,
@@ -200,7 +200,7 @@ export function ipFilter(options: IpFilterOptions = {}): IpFilterMiddleware {
   const store: IpBlockStore = storeOption === 'memory' ? memoryIpStore() : storeOption;
   const logger = options.logger;
   const blockedCounter = counterIn(
-    options.metrics,
+    options.registry,
     'shipshape_security_ip_blocked_total',
     'Requests refused by the IP filter',
     ['reason'],

@@ -66,7 +66,7 @@ export interface RateLimitOptions {
   /** Receives each limited client IP, e.g. an `ipFilter()` with `autoBlock`. @default none */
   readonly ipFilter?: LimitHitSink;
   /** prom-client Registry for `shipshape_security_rate_limited_total{limiter}`. @default none */
-  readonly metrics?: MetricsRegistry;
+  readonly registry?: MetricsRegistry;
   /** Logger for `rate_limited` events, store errors and warnings. @default process.emitWarning for warnings */
   readonly logger?: SecurityLogger;
   /** Production mode (store-policy warning). @default process.env.NODE_ENV === 'production' */
@@ -89,7 +89,7 @@ const knownOptions: { readonly [K in keyof Required<RateLimitOptions>]: true } =
   probePaths: true,
   skip: true,
   ipFilter: true,
-  metrics: true,
+  registry: true,
   logger: true,
   production: true,
   app: true,
@@ -237,7 +237,7 @@ function isStore(value: unknown): value is Store {
 
 function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
   const warner = createWarner(options.logger, options.warnings);
-  warnUnknownOptions(warner, 'rateLimit', options, knownOptions);
+  warnUnknownOptions(warner, 'rateLimit', options, knownOptions, { metrics: 'registry' });
   const fail = (option: string, want: string, got: unknown): never => {
     throw new Error(
       `@shipshape/security: rateLimit "${option}" must be ${want}, got ${describeValue(got)}`,
@@ -296,13 +296,13 @@ function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
 
   const logger = options.logger;
   const counter = counterIn(
-    options.metrics,
+    options.registry,
     'shipshape_security_rate_limited_total',
     'Requests rejected with 429 by a rate limiter',
     ['limiter'],
   );
   const storeErrors = counterIn(
-    options.metrics,
+    options.registry,
     'shipshape_security_rate_limit_store_errors_total',
     'Rate limiter store calls that failed or timed out',
     ['limiter', 'policy'],

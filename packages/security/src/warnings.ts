@@ -57,19 +57,26 @@ export function createWarner(
   };
 }
 
-/** Warns (once) about option keys the factory does not know — typos from JavaScript callers. */
+/**
+ * Warns (once) about option keys the factory does not know — typos from JavaScript callers, and
+ * options that were renamed (`renamed`: old name → new name, named in the warning).
+ */
 export function warnUnknownOptions(
   warner: Warner,
   factory: string,
   options: object | undefined,
   known: Readonly<Record<string, true>>,
+  renamed: Readonly<Record<string, string>> = {},
 ): void {
   if (!options) return;
   const unknown = Object.keys(options).filter((key) => !(key in known));
-  if (unknown.length > 0)
-    warner.warn(
-      'SHIPSHAPE_SECURITY_UNKNOWN_OPTION',
-      `${factory} ignores unknown option(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}`,
-      { factory, options: unknown },
-    );
+  if (unknown.length === 0) return;
+  const hints = unknown
+    .filter((key) => Object.hasOwn(renamed, key))
+    .map((key) => `"${key}" is now "${renamed[key]}"`);
+  warner.warn(
+    'SHIPSHAPE_SECURITY_UNKNOWN_OPTION',
+    `${factory} ignores unknown option(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}${hints.length > 0 ? ` (${hints.join(', ')})` : ''}`,
+    { factory, options: unknown },
+  );
 }

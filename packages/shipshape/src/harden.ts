@@ -216,7 +216,7 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
     ? ipFilter({
         logger,
         app,
-        ...(registry ? { metrics: registry } : {}),
+        ...(registry ? { registry } : {}),
         ...(options.redis
           ? { store: redisIpStore(options.redis, { prefix: `${redisPrefix}ip:` }) }
           : {}),
@@ -232,7 +232,7 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
         logger,
         app,
         production,
-        ...(registry ? { metrics: registry } : {}),
+        ...(registry ? { registry } : {}),
         ...(filter ? { ipFilter: filter } : {}),
         ...(options.redis
           ? { store: redisRateLimitStore(options.redis, { prefix: `${redisPrefix}rl:` }) }

@@ -57,6 +57,9 @@ describeEachExpress('harden()', (express) => {
     const statuses: number[] = [];
     for (let i = 0; i < 3; i++) statuses.push((await fetch(`${url}/api/items/${i}`)).status);
     expect(statuses).toEqual([200, 200, 429]);
+    // The limiter records into the health registry served on /metrics.
+    const metrics = await (await fetch(`${url}/metrics`)).text();
+    expect(metrics).toMatch(/^shipshape_security_rate_limited_total\{limiter="api"\} 1$/m);
   });
 
   it('rejects a cross-site POST to an app route and still answers probes for it', async () => {

@@ -177,7 +177,7 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   const uploadLimiter = rateLimit.strict({
     logger,
     app,
-    metrics: health.registry,
+    registry: health.registry,
     onStoreError: 'allow',
     ...(redis
       ? { store: redisRateLimitStore(redis, { prefix: `${config.REDIS_PREFIX}rl:upload:` }) }

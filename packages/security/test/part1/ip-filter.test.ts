@@ -40,7 +40,7 @@ describeEachExpress('ipFilter', (express) => {
     const { app } = filteredApp(express, {
       deny: ['203.0.113.5', '198.51.100.0/24', '2001:db8:bad::/48', '::ffff:192.0.2.9'],
       logger,
-      metrics: registry,
+      registry,
     });
     const server = await listen(app);
     try {

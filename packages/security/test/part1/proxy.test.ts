@@ -1,8 +1,10 @@
+import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { describeEachExpress, listen } from '../../../../test/helpers/index.js';
 import { csrf } from '../../src/csrf.js';
 import { ipFilter } from '../../src/ip-filter.js';
 import { assertSafeTrustProxy, trustProxy } from '../../src/proxy.js';
+import { rateLimit } from '../../src/rate-limit.js';
 import { captureLogger, send } from './helpers.js';
 
 describeEachExpress('trustProxy', (express) => {
@@ -87,5 +89,24 @@ describe('warnings can be switched off', () => {
     );
     expect(listed.entries).toEqual([]);
     expect(off.entries).toEqual([]);
+  });
+
+  it('names the new name of a renamed option (metrics → registry)', () => {
+    const registry = new Registry();
+    const ipLogger = captureLogger();
+    ipFilter({ metrics: registry, logger: ipLogger } as never);
+    const limitLogger = captureLogger();
+    rateLimit({ metrics: registry, logger: limitLogger, onStoreError: 'allow' } as never);
+    for (const [factory, logger] of [
+      ['ipFilter', ipLogger],
+      ['rateLimit', limitLogger],
+    ] as const) {
+      const warning = logger.entries.find(
+        (e) => e.meta?.code === 'SHIPSHAPE_SECURITY_UNKNOWN_OPTION',
+      );
+      expect(warning?.message).toBe(
+        `@shipshape/security: ${factory} ignores unknown option(s) "metrics" ("metrics" is now "registry")`,
+      );
+    }
   });
 });

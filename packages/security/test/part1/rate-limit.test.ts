@@ -50,7 +50,7 @@ describeEachExpress('rateLimit (memory)', (express) => {
       windowMs: 60_000,
       name: 'login',
       logger,
-      metrics: registry,
+      registry,
     });
     const server = await listen(app);
     try {
@@ -223,7 +223,7 @@ describeEachExpress('rateLimit (memory)', (express) => {
     const { app, limiter } = limitedApp(express, {
       limit: 1,
       logger,
-      metrics: registry,
+      registry,
       ipFilter: { recordLimitHit: (ip) => seen.push(ip) },
     });
     const server = await listen(app);
