@@ -6,6 +6,7 @@
 // Usage: node bench/upload/parsers.mjs [MB=100] [rounds=5]
 import { createRequire } from 'node:module';
 import { Busboy as FastifyBusboy } from '@fastify/busboy';
+import { csvLine } from './csv.mjs';
 
 // busboy 1.x is a devDependency of @shipshape/logger's tests; resolve it from there.
 const busboy = createRequire(new URL('../../packages/logger/package.json', import.meta.url))(
@@ -14,12 +15,11 @@ const busboy = createRequire(new URL('../../packages/logger/package.json', impor
 const sizeMb = Number(process.argv[2] ?? 100);
 const rounds = Number(process.argv[3] ?? 5);
 
-const line = (i) => `${i},glass-${i % 977},soda-lime,${(i * 0.37).toFixed(2)},Zürich ✓\n`;
 const parts = [];
 let total = 0;
 for (let i = 0; total < sizeMb * 1024 * 1024; ) {
   let text = '';
-  while (text.length < 65536) text += line(i++);
+  while (text.length < 65536) text += csvLine(i++);
   const chunk = Buffer.from(text);
   parts.push(chunk);
   total += chunk.length;

@@ -15,6 +15,7 @@ import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { csvLine } from './csv.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const rounds = Number(process.argv[2] ?? 5);
@@ -35,12 +36,11 @@ await mkdir(store);
 async function generate() {
   const out = createWriteStream(src);
   const hash = createHash('sha256');
-  const line = (i) => `${i},glass-${i % 977},soda-lime,${(i * 0.37).toFixed(2)},Zürich ✓\n`;
   let written = 0;
   let i = 0;
   while (written < size) {
     let chunk = '';
-    while (chunk.length < 64 * 1024) chunk += line(i++);
+    while (chunk.length < 64 * 1024) chunk += csvLine(i++);
     let buf = Buffer.from(chunk);
     if (written + buf.length > size) {
       // Cut on a line end so the file stays valid UTF-8.
