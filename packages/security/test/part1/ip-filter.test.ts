@@ -1,7 +1,7 @@
 import type { Request } from 'express';
 import { Registry } from 'prom-client';
 import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   describeEachExpress,
   type ExpressFactory,
@@ -219,6 +219,12 @@ describe.skipIf(!redisUp)('ipFilter with redisIpStore (real Redis)', () => {
         const codes: number[] = [];
         for (let i = 0; i < 3; i++) codes.push((await from(s1.url, '198.51.100.90')).status);
         expect(codes).toEqual([200, 429, 429]);
+        // rateLimit sends the 429 first and records the hit after it (two Redis round trips), so
+        // the block lands a moment later: wait for it to be visible through the other instance.
+        await vi.waitFor(async () => expect(await b.isBlocked('198.51.100.90')).toBeDefined(), {
+          timeout: 2_000,
+          interval: 10,
+        });
         const blockedElsewhere = await from(s2.url, '198.51.100.90');
         expect(blockedElsewhere.status).toBe(403);
         expect(Number(blockedElsewhere.headers['retry-after'])).toBeGreaterThan(20);
