@@ -31,6 +31,23 @@ async function deleteKeys(prefix: string): Promise<number> {
   return deleted;
 }
 
+/** Waits (≤ 5 s) until Redis holds a key matching `pattern`. */
+async function waitForKey(pattern: string): Promise<void> {
+  const client = createClient({ url: REDIS_URL });
+  await client.connect();
+  try {
+    const deadline = Date.now() + 5000;
+    for (;;) {
+      for await (const batch of client.scanIterator({ MATCH: pattern, COUNT: 500 }))
+        if ((Array.isArray(batch) ? batch : [batch]).length > 0) return;
+      if (Date.now() > deadline) throw new Error(`no Redis key matches ${pattern} after 5 s`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    await client.quit();
+  }
+}
+
 describe.skipIf(!redisUp || !postgresUp)(
   'two instances sharing the real Redis and PostgreSQL (child processes)',
   () => {
@@ -105,6 +122,10 @@ describe.skipIf(!redisUp || !postgresUp)(
       expect(first.status).toBe(200);
       expect(first.headers.get('x-cache')).toBe('MISS');
       const body = await first.text();
+      // A stores the response in Redis as it answers (not before): wait until it is there. The
+      // entry's key is a hash (the URL holds a glob character), but one script writes it with its
+      // tag set, and nothing else of this dataset's is cached yet.
+      await waitForKey(`${prefix}cache:*t:dataset:${datasetId}`);
       // B never computed it: the copy comes from Redis (L2), then from its own memory (L1).
       const fromRedis = await fetch(`${b.url}${path}`);
       expect(fromRedis.headers.get('x-cache')).toBe('HIT');
