@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { createClient } from 'redis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { POSTGRES_URL, REDIS_URL, serviceAvailable } from '../../../../test/helpers/index.js';
 import { SAMPLES } from '../helpers.js';
 import { type ChildGlass, spawnGlass, waitDone } from './child.js';
@@ -36,13 +36,10 @@ async function waitForKey(pattern: string): Promise<void> {
   const client = createClient({ url: REDIS_URL });
   await client.connect();
   try {
-    const deadline = Date.now() + 5000;
-    for (;;) {
-      for await (const batch of client.scanIterator({ MATCH: pattern, COUNT: 500 }))
-        if ((Array.isArray(batch) ? batch : [batch]).length > 0) return;
-      if (Date.now() > deadline) throw new Error(`no Redis key matches ${pattern} after 5 s`);
-      await new Promise((r) => setTimeout(r, 20));
-    }
+    await vi.waitFor(async () => expect(await client.keys(pattern)).not.toHaveLength(0), {
+      timeout: 5_000,
+      interval: 20,
+    });
   } finally {
     await client.quit();
   }
