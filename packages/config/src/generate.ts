@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { variableName } from './load.js';
+import { maskUrlCredentials } from './mask.js';
 import { toSpec } from './specs.js';
 import type { ConfigSchema, Spec } from './types.js';
 
@@ -29,13 +30,18 @@ function oneLine(text: string): string {
   return text.replace(/\s*\r?\n\s*/g, ' ').trim();
 }
 
+/** A default as shown in generated files: credentials inside URLs masked. */
+function shown(spec: Spec<unknown>, value: unknown): string {
+  return maskUrlCredentials(spec.format(value));
+}
+
 /** Formats a default for display; secrets never show theirs. */
 function defaults(spec: Spec<unknown>): string[] {
   const out: string[] = [];
   const { options } = spec;
-  if (options.default !== undefined) out.push(`default: ${spec.format(options.default)}`);
-  if (options.devDefault !== undefined) out.push(`development: ${spec.format(options.devDefault)}`);
-  if (options.testDefault !== undefined) out.push(`test: ${spec.format(options.testDefault)}`);
+  if (options.default !== undefined) out.push(`default: ${shown(spec, options.default)}`);
+  if (options.devDefault !== undefined) out.push(`development: ${shown(spec, options.devDefault)}`);
+  if (options.testDefault !== undefined) out.push(`test: ${shown(spec, options.testDefault)}`);
   return out;
 }
 
@@ -95,7 +101,7 @@ export function generateEnvExample(schema: ConfigSchema): string {
     // Secrets stay blank; examples are written the way a .env file wants them; defaults may need quotes.
     if (!options.secret) {
       if (options.example !== undefined) value = oneLine(options.example);
-      else if (options.default !== undefined) value = envValue(spec.format(options.default));
+      else if (options.default !== undefined) value = envValue(shown(spec, options.default));
     }
     lines.push(`${required(spec) ? '' : '# '}${variable}=${value}`);
   }

@@ -2,6 +2,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { inspect } from 'node:util';
 import { parseDotenv } from './dotenv.js';
+import { maskDeep, maskInvalidValue, maskUrlCredentials, urlCredentials } from './mask.js';
 import { toSpec } from './specs.js';
 import type {
   Config,
@@ -103,7 +104,10 @@ export function variableName(key: string, spec: Pick<Spec<unknown>, 'flag'>): st
 }
 
 function show(value: unknown): string {
-  const text = typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value));
+  // Masked before clipping: a cut could otherwise keep a password and drop the "@" after it.
+  const text = maskInvalidValue(
+    typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value)),
+  );
   const clipped = text.length > 80 ? `${text.slice(0, 77)}...` : text;
   return JSON.stringify(clipped);
 }
@@ -326,9 +330,9 @@ export function loadConfig<const S extends ConfigSchema>(
     const received = (value: unknown): string =>
       opts.secret
         ? REDACTED
-        : typeof value === 'string'
-          ? value
-          : (JSON.stringify(value) ?? String(value));
+        : maskInvalidValue(
+            typeof value === 'string' ? value : (JSON.stringify(value) ?? String(value)),
+          );
 
     if (!candidate) {
       if (opts.optional) {
@@ -433,14 +437,19 @@ function metaOf(config: object): ConfigMeta {
 }
 
 function redactRecord(config: Record<string, unknown>, meta: ConfigMeta): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...config };
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(config)) out[key] = maskDeep(value, maskUrlCredentials);
   for (const key of meta.secretKeys) {
     if (out[key] !== undefined) out[key] = REDACTED;
   }
   return out;
 }
 
-/** A frozen plain copy of `config` with every secret replaced by `[REDACTED]` (unset secrets stay undefined). */
+/**
+ * A frozen plain copy of `config` with every secret replaced by `[REDACTED]` (unset secrets stay
+ * undefined) and the credentials of every URL in the other values masked
+ * (`redis://user:***@host`, `https://***@host` for a lone token).
+ */
 export function redact<C extends object>(config: C): { readonly [K in keyof C]: C[K] | string } {
   return deepFreeze(redactRecord(config as Record<string, unknown>, metaOf(config))) as {
     readonly [K in keyof C]: C[K] | string;
@@ -450,6 +459,8 @@ export function redact<C extends object>(config: C): { readonly [K in keyof C]: 
 /**
  * Every secret value of `config` as a string (non-empty, de-duplicated), for log scrubbing.
  * List secrets contribute each item as well as the whole list as it would be written in .env.
+ * The password (or lone token) of every URL in any value is included too, as written and
+ * percent-decoded, so a log line quoting it is scrubbed even when the variable is not secret.
  */
 export function secretValues(config: object): readonly string[] {
   const meta = metaOf(config);
@@ -468,6 +479,7 @@ export function secretValues(config: object): readonly string[] {
       add(value);
     }
   }
+  for (const value of Object.values(config)) urlCredentials(value, out);
   return Object.freeze([...out]);
 }
 

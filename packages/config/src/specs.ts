@@ -1,4 +1,5 @@
 import Joi from 'joi';
+import { maskInvalidValue } from './mask.js';
 import type {
   FlagOptions,
   JsonSpecOptions,
@@ -42,7 +43,7 @@ interface SpecDefinition<T> {
 }
 
 function describeValue(value: unknown): string {
-  if (typeof value === 'string') return JSON.stringify(value);
+  if (typeof value === 'string') return JSON.stringify(maskInvalidValue(value));
   if (typeof value === 'number' || typeof value === 'boolean' || value === null) {
     return String(value);
   }

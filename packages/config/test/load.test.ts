@@ -431,6 +431,8 @@ describe('secrets', () => {
       'k1-aaaaaaaa',
       'k2-bbbbbbbb',
       'k1-aaaaaaaa,k2-bbbbbbbb',
+      // The password inside the URL on its own, for a log line that quotes only the password.
+      'hunter2',
     ]);
   });
 
