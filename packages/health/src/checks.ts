@@ -258,8 +258,44 @@ export type RedisLike =
   | { sendCommand(args: string[]): Promise<unknown> }
   | { ping(): Promise<unknown> };
 
-/** `PING` must answer `PONG`. Critical by default. */
-export function redisCheck(client: RedisLike, options: CheckOptions = {}): CheckDefinition {
+/** Options of `redisCheck`; `timeoutMs` is how long `PING` may take. */
+export interface RedisCheckOptions extends CheckOptions {
+  /**
+   * Milliseconds `PING` may take before the check reports Redis down. A healthy Redis on a LAN
+   * answers in well under a millisecond; the default keeps a probe far below Kubernetes' 1 s
+   * probe timeout even when the client queues commands instead of failing them.
+   * @default 50
+   */
+  readonly timeoutMs?: number;
+}
+
+/** How long a PING that never answered keeps the check from sending another. */
+const PING_RETRY_AFTER_MS = 10_000;
+
+interface EventSource {
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  off?(event: string, listener: (...args: unknown[]) => void): unknown;
+  removeListener?(event: string, listener: (...args: unknown[]) => void): unknown;
+}
+
+function isEventSource(value: unknown): value is EventSource {
+  return typeof (value as EventSource | null)?.on === 'function';
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message || error.name : String(error);
+}
+
+/**
+ * `PING` must answer `PONG` within `timeoutMs` (default 50). Critical by default: an outage fails
+ * readiness. With `critical: false` an outage is reported as `warn` (degraded) and readiness stays
+ * up. A PING still unanswered from an earlier run is not repeated: the check reports at once, so
+ * probes stay fast during an outage and a black-holed connection is not sent one PING per probe.
+ * On a client that emits events (node-redis), the check listens for `'error'` (so a connection
+ * failure is never an uncaught exception, and its reason appears in the output); `health.close()`
+ * or `unregister()` removes the listeners.
+ */
+export function redisCheck(client: RedisLike, options: RedisCheckOptions = {}): ClosableCheck {
   const f = 'redisCheck';
   const c = client as Partial<{ sendCommand: unknown; ping: unknown }> | null;
   if (
@@ -269,26 +305,93 @@ export function redisCheck(client: RedisLike, options: CheckOptions = {}): Check
   ) {
     fail(f, 'client', client, 'a Redis client with sendCommand(args) or ping()');
   }
+  assertObject(f, 'options', options);
+  const budget = positiveInt(f, 'timeoutMs', options.timeoutMs, 50);
+  const critical = options.critical ?? true;
+  const down: CheckStatus = critical ? 'fail' : 'warn';
+  const policy = critical ? '' : '; non-critical: readiness stays up, degraded';
+  let pending: { readonly since: number } | undefined;
+  let connectionError: string | undefined;
+
+  const send = (): Promise<unknown> =>
+    'sendCommand' in client && typeof client.sendCommand === 'function'
+      ? client.sendCommand(['PING'])
+      : (client as { ping(): Promise<unknown> }).ping();
+  const reason = (text: string) =>
+    `${text}${connectionError === undefined ? '' : ` (connection: ${connectionError})`}${policy}`;
+
+  // The registry's own timeout is only a backstop: the check settles at `budget` by itself, with
+  // a status that follows `critical`.
   const def = base(
     f,
     'redis',
-    options,
+    { ...options, timeoutMs: budget + 250 },
     { critical: true, componentType: 'datastore' },
     async () => {
-      const reply =
-        'sendCommand' in client && typeof client.sendCommand === 'function'
-          ? await client.sendCommand(['PING'])
-          : await (client as { ping(): Promise<unknown> }).ping();
-      if (reply !== 'PONG') {
+      const now = Date.now();
+      if (pending !== undefined && now - pending.since < PING_RETRY_AFTER_MS) {
         return {
-          status: 'fail',
-          output: `PING answered ${JSON.stringify(reply)}, expected "PONG"`,
+          status: down,
+          output: reason(`no answer yet to the PING sent ${now - pending.since} ms ago`),
         };
       }
-      return { status: 'pass' };
+      const mine = { since: now };
+      pending = mine;
+      const ping = Promise.resolve().then(send);
+      const settled = () => {
+        if (pending === mine) pending = undefined;
+      };
+      ping.then(settled, settled);
+      let timer: NodeJS.Timeout | undefined;
+      try {
+        const reply = await Promise.race([
+          ping,
+          new Promise<typeof pending>((resolve) => {
+            timer = setTimeout(() => resolve(mine), budget);
+            timer.unref();
+          }),
+        ]);
+        if (reply === mine)
+          return { status: down, output: reason(`Redis did not answer PING within ${budget} ms`) };
+        if (reply !== 'PONG') {
+          return {
+            status: down,
+            output: reason(`PING answered ${JSON.stringify(reply)}, expected "PONG"`),
+          };
+        }
+        return { status: 'pass' };
+      } catch (error) {
+        return { status: down, output: reason(`PING failed: ${messageOf(error)}`) };
+      } finally {
+        clearTimeout(timer);
+      }
     },
   );
-  return def;
+
+  let release: (() => void) | undefined;
+  if (isEventSource(client)) {
+    const source = client;
+    const onError = (error: unknown) => {
+      connectionError = messageOf(error);
+    };
+    const onReady = () => {
+      connectionError = undefined;
+    };
+    source.on('error', onError);
+    source.on('ready', onReady);
+    release = () => {
+      const off = (source.off ?? source.removeListener)?.bind(source);
+      off?.('error', onError);
+      off?.('ready', onReady);
+    };
+  }
+  return {
+    ...def,
+    close() {
+      release?.();
+      release = undefined;
+    },
+  };
 }
 
 /** A `pg.Pool` (recommended: it reconnects) or anything with `query(sql)`. */

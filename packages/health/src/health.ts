@@ -424,6 +424,10 @@ export function createHealth(options: HealthOptions = {}): Health {
     if (!fresh && entry.last !== undefined && performance.now() - entry.lastAt < cacheTtlMs) {
       return entry.last;
     }
+    // A run started by an earlier probe is still going (a slow dependency): answer with the last
+    // result instead of making this probe wait for it too. Only a caller that asked for a fresh
+    // result, or the very first one, waits.
+    if (entry.inFlight !== undefined && !fresh && entry.last !== undefined) return entry.last;
     if (entry.inFlight !== undefined) return entry.inFlight;
     const p = execute(entry).then((result) => {
       entry.inFlight = undefined;

@@ -12,6 +12,7 @@ export {
   memoryCheck,
   type PostgresLike,
   postgresCheck,
+  type RedisCheckOptions,
   type RedisLike,
   redisCheck,
 } from './checks.js';
