@@ -59,6 +59,10 @@ export interface SpareRedis {
   readonly url: string;
   stop(): Promise<void>;
   start(): Promise<void>;
+  /** SIGSTOP: the server keeps its connections but answers nothing (a network black hole). */
+  pause(): void;
+  /** SIGCONT after `pause()`. */
+  resume(): void;
 }
 
 /**
@@ -87,6 +91,101 @@ export async function startSpareRedis(): Promise<SpareRedis> {
     await exited;
     child = undefined;
   };
+  const signal = (name: NodeJS.Signals) => {
+    if (!child || child.exitCode !== null) throw new Error('spare redis-server is not running');
+    child.kill(name);
+  };
   await start();
-  return { port, url: `redis://127.0.0.1:${port}`, start, stop };
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    start,
+    stop,
+    pause: () => signal('SIGSTOP'),
+    resume: () => signal('SIGCONT'),
+  };
 }
+
+// --- Redis fault helpers: a black hole, and latency sampling over real HTTP ---
+
+export interface BlackHole {
+  readonly port: number;
+  /** `redis://127.0.0.1:<port>`: connects, and no command is ever answered. */
+  readonly url: string;
+  /** Connections accepted so far. */
+  readonly accepted: number;
+  close(): Promise<void>;
+}
+
+/**
+ * A TCP server that accepts connections, reads what it is sent and never answers: what a client
+ * sees when the network between it and Redis silently drops packets after the connection was made.
+ */
+export async function startBlackHole(): Promise<BlackHole> {
+  const sockets = new Set<import('node:net').Socket>();
+  let accepted = 0;
+  const server = createServer((socket) => {
+    accepted++;
+    sockets.add(socket);
+    socket.on('data', () => undefined);
+    socket.on('error', () => undefined);
+    socket.on('close', () => sockets.delete(socket));
+  });
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  const port = typeof address === 'object' && address ? address.port : 0;
+  return {
+    port,
+    url: `redis://127.0.0.1:${port}`,
+    get accepted() {
+      return accepted;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const socket of sockets) socket.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+export interface LatencySample {
+  readonly statuses: readonly number[];
+  /** Milliseconds per request, in the order sent. */
+  readonly durations: readonly number[];
+  readonly median: number;
+  readonly max: number;
+}
+
+/**
+ * Sends `count` GET requests to `url` (`concurrency` at a time, keep-alive off) and measures each
+ * one; for asserting added latency during an outage with real HTTP rather than a mock.
+ */
+export async function sampleLatency(
+  url: string,
+  count: number,
+  options: { concurrency?: number; headers?: Record<string, string> } = {},
+): Promise<LatencySample> {
+  const statuses: number[] = new Array(count);
+  const durations: number[] = new Array(count);
+  let next = 0;
+  const worker = async () => {
+    while (next < count) {
+      const i = next++;
+      const started = performance.now();
+      const res = await fetch(url, { headers: { connection: 'close', ...options.headers } });
+      await res.arrayBuffer();
+      durations[i] = performance.now() - started;
+      statuses[i] = res.status;
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency ?? 1 }, worker));
+  const sorted = [...durations].sort((a, b) => a - b);
+  return {
+    statuses,
+    durations,
+    median: sorted[Math.floor(sorted.length / 2)] ?? 0,
+    max: sorted[sorted.length - 1] ?? 0,
+  };
+}
+// --- end of Redis fault helpers ---
