@@ -1,5 +1,6 @@
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import { CubeBuilder } from './domain/cube.js';
 import { encodedIsolate, type IsolateFields, resultsEncoder } from './domain/encoded.js';
 import {
   ageGroup,
@@ -40,6 +41,7 @@ import {
   SampleAggregator,
 } from './domain/ris.js';
 import { type Encoding, InputError, openRecords, type SourceRecord } from './io/input.js';
+import { asStorageError, storageFault } from './storage/errors.js';
 import type {
   DatasetCounts,
   DatasetRecord,
@@ -89,7 +91,7 @@ export interface ProgressEvent {
   readonly datasetId: string;
   readonly progress: number;
   readonly rowsRead: number;
-  readonly phase: 'reading' | 'first-isolates' | 'outputs' | 'done';
+  readonly phase: 'reading' | 'first-isolates' | 'outputs' | 'analytics' | 'done';
 }
 
 export interface ProcessHooks {
@@ -342,9 +344,10 @@ function emptyCounts(): DatasetCounts {
 
 /**
  * Standardizes one uploaded file into the dataset: streams rows, stores isolates in batches,
- * computes first isolates, RIS/SAMPLE and the quality report. Resolves with the final dataset
- * record (status done, failed or interrupted); rejects only when the storage itself fails while
- * recording the failure.
+ * computes first isolates, RIS/SAMPLE, the quality report and the analytics cube. Resolves with the
+ * final dataset record (status done, failed or interrupted); rejects with a `StorageError` when the
+ * storage becomes unavailable (the dataset is left `processing` for the caller to retry), and when
+ * the storage fails while recording a failure.
  */
 export async function processDataset(
   job: ProcessJob,
@@ -391,11 +394,20 @@ export async function processDataset(
     })) as DatasetRecord;
   } catch (err) {
     const aborted = err instanceof AbortedError || hooks.signal?.aborted === true;
+    const fault = storageFault(err);
+    // The storage went away: nothing can be recorded now. The caller retries the dataset once
+    // the storage answers again (it is still `processing`, so a restart resumes it too).
+    if (fault === 'unavailable' && !aborted) throw asStorageError(err);
+    // A full disk: the partial isolates go first, which frees room to record the failure.
     await storage.deleteIsolates(dataset.id);
     return (await storage.updateDataset(dataset.id, {
       status: aborted ? 'interrupted' : 'failed',
       finishedAt: new Date().toISOString(),
-      error: aborted ? 'processing was interrupted' : (err as Error).message,
+      error: aborted
+        ? 'processing was interrupted'
+        : fault === 'full'
+          ? 'the disk under DATA_DIR filled up while the dataset was stored; free space, then upload the file again'
+          : (err as Error).message,
     })) as DatasetRecord;
   }
 }
@@ -915,6 +927,22 @@ async function run(
     completeness[field] = measured === 0 ? 0 : Math.round((filled[field] / measured) * 1000) / 10;
   }
   q.addCount(11, 'INFO', 'COMPLETENESS', RULE_MESSAGES[11], 0);
+
+  // The analytics cube, from the final first-isolate flags: one lean pass over the stored
+  // isolates here, so that no analytics request ever scans them (see domain/cube.ts).
+  hooks.onProgress?.({
+    datasetId: dataset.id,
+    progress: 98,
+    rowsRead: counts.rowsRead,
+    phase: 'analytics',
+  });
+  const cube = new CubeBuilder(antibioticCodes);
+  let aggregated = 0;
+  for await (const row of storage.iterateAggregateRows(dataset.id)) {
+    cube.add(row);
+    if (++aggregated % 5000 === 0) checkAbort();
+  }
+  await storage.saveAnalytics(dataset.id, JSON.stringify(cube.build()));
   hooks.onProgress?.({
     datasetId: dataset.id,
     progress: 100,

@@ -174,6 +174,22 @@ export interface FirstIsolateFlag {
   readonly episode: boolean;
 }
 
+/** What the analytics cube needs of one isolate (`AnalyticsCube`, built once per dataset). */
+export interface AggregateRow {
+  readonly glass: boolean;
+  readonly episode: boolean;
+  readonly pathogen: string;
+  readonly specimen: string;
+  readonly sex: string;
+  readonly ageGroup: string;
+  readonly origin: string;
+  readonly year: number | null;
+  readonly ward: string | null;
+  readonly laboratory: string | null;
+  /** The stored results JSON, as written. */
+  readonly resultsJson: string;
+}
+
 export interface IsolateQuery {
   /** `glass` or `episode` restricts to first isolates by that rule; `all` (default) does not. */
   readonly firstIsolate?: 'glass' | 'episode' | 'all';
@@ -192,6 +208,11 @@ export interface GlassStorage {
   /** Creates tables when missing. Idempotent. */
   init(): Promise<void>;
   close(): Promise<void>;
+  /**
+   * One cheap query that proves the storage answers (the readiness check). Tables that went
+   * missing (a database recreated while the service ran) are created again.
+   */
+  ping(): Promise<void>;
   createDataset(input: NewDataset): Promise<DatasetRecord>;
   getDataset(id: string): Promise<DatasetRecord | undefined>;
   /** Newest first. */
@@ -210,10 +231,22 @@ export interface GlassStorage {
   claimDataset(id: string, owner: string, leaseMs: number, now?: number): Promise<boolean>;
   /** Gives the lease up; does nothing when `owner` does not hold it. */
   releaseDataset(id: string, owner: string): Promise<void>;
-  /** Deletes the dataset and its isolates; false when it did not exist. */
+  /**
+   * Deletes the dataset and its isolates; false when it did not exist. Large datasets are deleted
+   * in short transactions, so neither the event loop nor other writers wait long.
+   */
   deleteDataset(id: string): Promise<boolean>;
+  /** Every stored upload path, for the sweep of files no dataset refers to. */
+  uploadPaths(): Promise<string[]>;
   insertIsolates(datasetId: string, isolates: readonly IsolateRecord[]): Promise<void>;
+  /** Deletes a dataset's isolates and its analytics cube (derived from them), in short transactions. */
   deleteIsolates(datasetId: string): Promise<void>;
+  /** Stores the analytics cube of a dataset (JSON text), replacing an earlier one. */
+  saveAnalytics(datasetId: string, cube: string): Promise<void>;
+  /** The stored analytics cube, if the dataset has one. */
+  getAnalytics(datasetId: string): Promise<string | undefined>;
+  /** Every isolate's analytics fields, in isolate order, page by page. */
+  iterateAggregateRows(datasetId: string, pageSize?: number): AsyncIterable<AggregateRow>;
   countIsolates(datasetId: string): Promise<number>;
   /** Isolates in isolate_id order, fetched page by page. */
   iterateIsolates(datasetId: string, query?: IsolateQuery): AsyncIterable<IsolateRecord>;

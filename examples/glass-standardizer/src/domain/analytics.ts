@@ -1,4 +1,6 @@
+import { inSlices } from '../time-slices.js';
 import type { GlassStorage, IsolateRecord } from '../types.js';
+import { type AnalyticsCube, CUBE_CODES, parseCube } from './cube.js';
 import { confidenceInterval, type IntervalMethod } from './stats.js';
 
 export type GroupBy = 'specimen' | 'sex' | 'age_group' | 'origin' | 'year' | 'ward' | 'laboratory';
@@ -91,7 +93,20 @@ function resolveMinimum(minimum: number | undefined): number {
   return m;
 }
 
-async function tallies(
+const tallyKey = (pathogen: string, code: string, group: string | null) =>
+  `${pathogen}\u0000${code}\u0000${group ?? ''}`;
+
+function tallyOf(byKey: Map<string, Tally>, key: string): Tally {
+  let t = byKey.get(key);
+  if (!t) {
+    t = emptyTally();
+    byKey.set(key, t);
+  }
+  return t;
+}
+
+/** Tallies by scanning the isolates (datasets without a cube, or a group the cube left out). */
+async function scanTallies(
   storage: GlassStorage,
   datasetId: string,
   antibiotics: readonly string[],
@@ -99,19 +114,15 @@ async function tallies(
 ): Promise<Map<string, Tally>> {
   const byKey = new Map<string, Tally>();
   const codes = query.antibiotic ? [query.antibiotic] : antibiotics;
-  for await (const isolate of storage.iterateIsolates(datasetId, {
+  const isolates = storage.iterateIsolates(datasetId, {
     firstIsolate: query.firstIsolate ?? 'episode',
     ...(query.pathogen ? { pathogen: query.pathogen } : {}),
     ...(query.specimen ? { specimen: query.specimen } : {}),
-  })) {
+  });
+  for await (const isolate of inSlices(isolates)) {
     const group = groupValue(isolate, query.groupBy);
     for (const code of codes) {
-      const key = `${isolate.pathogen}\u0000${code}\u0000${group ?? ''}`;
-      let t = byKey.get(key);
-      if (!t) {
-        t = emptyTally();
-        byKey.set(key, t);
-      }
+      const t = tallyOf(byKey, tallyKey(isolate.pathogen, code, group));
       const r = isolate.results[code];
       if (r === undefined || r === 'UNREADABLE') t.NOT_TESTED++;
       else t[r]++;
@@ -120,18 +131,109 @@ async function tallies(
   return byKey;
 }
 
+// Where each groupBy reads its value in a base cell; ward and laboratory are in side tables.
+const CELL_GROUP: Record<Exclude<GroupBy, 'ward' | 'laboratory'>, number> = {
+  specimen: 2,
+  sex: 3,
+  age_group: 4,
+  origin: 5,
+  year: 6,
+};
+
+/** Tallies summed from the cube; `undefined` when the cube lacks what the query groups by. */
+function cubeTallies(
+  cube: AnalyticsCube,
+  antibiotics: readonly string[],
+  query: AnalyticsQuery,
+): Map<string, Tally> | undefined {
+  const side =
+    query.groupBy === 'ward' || query.groupBy === 'laboratory' ? cube[query.groupBy] : undefined;
+  const table = side === undefined ? cube.cells : side;
+  if (!table) return undefined;
+  const countsAt = side === undefined ? 7 : 4;
+  const groupAt =
+    query.groupBy === undefined
+      ? -1
+      : query.groupBy === 'ward' || query.groupBy === 'laboratory'
+        ? 3
+        : CELL_GROUP[query.groupBy];
+  const mode = query.firstIsolate ?? 'episode';
+  const codes = query.antibiotic ? [query.antibiotic] : antibiotics;
+  const slots = codes.map((code) => cube.antibiotics.indexOf(code));
+  const dense = new Int32Array(cube.antibiotics.length * CUBE_CODES.length);
+  const byKey = new Map<string, Tally>();
+  for (const cell of table) {
+    const flags = cell[0] as number;
+    if (mode === 'glass' && (flags & 2) === 0) continue;
+    if (mode === 'episode' && (flags & 1) === 0) continue;
+    const pathogen = cell[1] as string;
+    if (query.pathogen !== undefined && pathogen !== query.pathogen) continue;
+    if (query.specimen !== undefined && cell[2] !== query.specimen) continue;
+    let group: string | null = null;
+    if (groupAt >= 0) {
+      const value = cell[groupAt] ?? null;
+      group = query.groupBy === 'year' && value === null ? 'UNK' : String(value ?? '');
+    }
+    const n = cell[countsAt] as number;
+    dense.fill(0);
+    for (let i = countsAt + 1; i < cell.length; i += 2)
+      dense[cell[i] as number] = cell[i + 1] as number;
+    codes.forEach((code, c) => {
+      const t = tallyOf(byKey, tallyKey(pathogen, code, group));
+      const slot = slots[c] as number;
+      let tested = 0;
+      if (slot >= 0) {
+        CUBE_CODES.forEach((value, k) => {
+          const count = dense[slot * CUBE_CODES.length + k] as number;
+          t[value] += count;
+          tested += count;
+        });
+      }
+      t.NOT_TESTED += n - tested;
+    });
+  }
+  return byKey;
+}
+
+/**
+ * Loads a dataset's stored cube: `null` when it has none (processed before cubes existed, or too
+ * many distinct cells), so that queries scan.
+ */
+export async function loadCube(
+  storage: GlassStorage,
+  datasetId: string,
+): Promise<AnalyticsCube | null> {
+  const text = await storage.getAnalytics(datasetId);
+  return (text === undefined ? undefined : parseCube(text)) ?? null;
+}
+
+async function tallies(
+  storage: GlassStorage,
+  datasetId: string,
+  antibiotics: readonly string[],
+  query: AnalyticsQuery,
+  cube: AnalyticsCube | null | undefined,
+): Promise<Map<string, Tally>> {
+  const loaded = cube === undefined ? await loadCube(storage, datasetId) : cube;
+  return (
+    (loaded ? cubeTallies(loaded, antibiotics, query) : undefined) ??
+    (await scanTallies(storage, datasetId, antibiotics, query))
+  );
+}
+
 /** %R, %S, %NS with a 95 % interval of %R, per pathogen × antibiotic (× group). */
 export async function resistance(
   storage: GlassStorage,
   datasetId: string,
   antibiotics: readonly string[],
   query: AnalyticsQuery = {},
+  cube?: AnalyticsCube | null,
 ): Promise<ResistanceRow[]> {
   const minimum = resolveMinimum(query.minimum);
   const method = query.ci ?? 'wilson';
   const rows: ResistanceRow[] = [];
   const hasGroup = query.groupBy !== undefined;
-  for (const [key, t] of await tallies(storage, datasetId, antibiotics, query)) {
+  for (const [key, t] of await tallies(storage, datasetId, antibiotics, query, cube)) {
     const [pathogen, antibiotic, group] = key.split('\u0000') as [string, string, string];
     const n = nTested(t);
     const enough = n >= minimum && n > 0;
@@ -179,13 +281,15 @@ export async function antibiogram(
   datasetId: string,
   antibiotics: readonly string[],
   query: Pick<AnalyticsQuery, 'specimen' | 'minimum' | 'firstIsolate' | 'ci'> = {},
+  cube?: AnalyticsCube | null,
 ): Promise<Antibiogram> {
   const minimum = resolveMinimum(query.minimum);
   const method = query.ci ?? 'wilson';
-  const byKey = await tallies(storage, datasetId, antibiotics, query);
+  const byKey = await tallies(storage, datasetId, antibiotics, query, cube);
   const cells: Record<string, Record<string, AntibiogramCell | null>> = {};
   const used = new Set<string>();
-  for (const [key, t] of byKey) {
+  // Sorted, so the cells come out in the same order from the cube and from a scan.
+  for (const [key, t] of [...byKey].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const [pathogen, antibiotic] = key.split('\u0000') as [string, string];
     const n = nTested(t);
     if (n === 0) continue;

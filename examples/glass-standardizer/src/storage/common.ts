@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { resultsJsonOf } from '../domain/encoded.js';
 import type {
+  AggregateRow,
   DatasetCounts,
   DatasetRecord,
   FirstIsolateKey,
@@ -228,3 +229,23 @@ export function toKey(r: Row): FirstIsolateKey {
 
 export const KEY_COLUMNS =
   'isolate_id, source_row, patient_id, pathogen, specimen, date_days, year, first_glass, first_episode';
+
+/**
+ * One row of `SELECT isolate_id, first_glass, first_episode, pathogen, specimen, sex, age_group,
+ * origin, year, ward, laboratory, results` as an array (both storages read it that way).
+ */
+export function rawToAggregateRow(r: readonly unknown[]): AggregateRow {
+  return {
+    glass: Number(r[1]) === 1,
+    episode: Number(r[2]) === 1,
+    pathogen: String(r[3]),
+    specimen: String(r[4]),
+    sex: String(r[5]),
+    ageGroup: String(r[6]),
+    origin: String(r[7]),
+    year: numOrNull(r[8]),
+    ward: (r[9] ?? null) as string | null,
+    laboratory: (r[10] ?? null) as string | null,
+    resultsJson: String(r[11]),
+  };
+}

@@ -19,6 +19,7 @@ import {
   PATCH_COLUMNS,
   patchValue,
   type Row,
+  rawToAggregateRow,
   rowToDataset,
   rowToIsolate,
   toKey,
@@ -30,8 +31,11 @@ export interface PgPoolLike {
   connect(): Promise<{
     query(text: string, values?: unknown[]): Promise<{ rows: Row[]; rowCount: number | null }>;
     release(err?: Error | boolean): void;
+    on?(event: 'error', listener: (err: Error) => void): unknown;
+    off?(event: 'error', listener: (err: Error) => void): unknown;
   }>;
   end(): Promise<void>;
+  on?(event: 'error', listener: (err: Error) => void): unknown;
 }
 
 export interface PostgresStorageOptions {
@@ -43,9 +47,31 @@ export interface PostgresStorageOptions {
   readonly schema?: string;
   /** Isolates per multi-row INSERT statement (19 parameters each). @default 500 */
   readonly insertChunk?: number;
+  /**
+   * Receives errors of idle pooled connections (a server restart terminates them) and of
+   * checked-out ones between queries. They are expected during an outage: the next query fails
+   * and the service answers 503 until the server is back. @default ignored
+   */
+  readonly onConnectionError?: (err: Error) => void;
 }
 
 const IDENT = /^[a-z_][a-z0-9_]{0,62}$/;
+
+const AGGREGATE_FIELDS = [
+  'isolate_id',
+  'first_glass',
+  'first_episode',
+  'pathogen',
+  'specimen',
+  'sex',
+  'age_group',
+  'origin',
+  'year',
+  'ward',
+  'laboratory',
+  'results',
+] as const;
+const AGGREGATE_COLUMNS = AGGREGATE_FIELDS.join(', ');
 
 /** PostgreSQL storage (pg): batched multi-row inserts, one transaction per batch. */
 export function createPostgresStorage(options: PostgresStorageOptions): GlassStorage {
@@ -69,42 +95,20 @@ export function createPostgresStorage(options: PostgresStorageOptions): GlassSto
   const ownsPool = !options.pool;
   const pool: PgPoolLike =
     options.pool ??
-    (new pg.Pool({ connectionString: options.connectionString, max: 4 }) as unknown as PgPoolLike);
+    (new pg.Pool({
+      connectionString: options.connectionString,
+      max: 4,
+      // An unreachable server fails a request in 2 s instead of waiting for the OS's TCP timeout;
+      // a refused connection (server down) fails at once.
+      connectionTimeoutMillis: 2000,
+      keepAlive: true,
+    }) as unknown as PgPoolLike);
+  const onConnectionError = options.onConnectionError ?? (() => undefined);
+  // Without a listener, an idle client's error (e.g. `terminating connection due to
+  // administrator command` when the server restarts) is an uncaught exception.
+  if (ownsPool) pool.on?.('error', onConnectionError);
   const t = (name: string) => `"${schema}".${name}`;
-
-  async function getDataset(id: string): Promise<DatasetRecord | undefined> {
-    const { rows } = await pool.query(`SELECT * FROM ${t('datasets')} WHERE id = $1`, [id]);
-    return rows[0] ? rowToDataset(rows[0]) : undefined;
-  }
-
-  async function inTransaction<T>(
-    work: (
-      q: (text: string, values?: unknown[]) => Promise<{ rows: Row[]; rowCount: number | null }>,
-    ) => Promise<T>,
-  ): Promise<T> {
-    const client = await pool.connect();
-    try {
-      await client.query('BEGIN');
-      const result = await work((text, values) => client.query(text, values));
-      await client.query('COMMIT');
-      client.release();
-      return result;
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => undefined);
-      client.release(true);
-      throw err;
-    }
-  }
-
-  return {
-    kind: 'postgres',
-    async init() {
-      // Instances sharing a database start together; CREATE … IF NOT EXISTS alone races in the
-      // catalog (duplicate key in pg_type), so one advisory lock per schema runs them in turn.
-      await inTransaction(async (q) => {
-        await q('SELECT pg_advisory_xact_lock(hashtext($1))', [`glass-standardizer:${schema}`]);
-        await q(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
-        await q(`
+  const SCHEMA_SQL = `
         CREATE TABLE IF NOT EXISTS ${t('datasets')} (
           id TEXT PRIMARY KEY,
           status TEXT NOT NULL,
@@ -154,8 +158,66 @@ export function createPostgresStorage(options: PostgresStorageOptions): GlassSto
         );
         CREATE INDEX IF NOT EXISTS isolates_first
           ON ${t('isolates')} (dataset_id, patient_id, pathogen, date_days, source_row);
-      `);
-      });
+        CREATE TABLE IF NOT EXISTS ${t('analytics')} (
+          dataset_id TEXT PRIMARY KEY REFERENCES ${t('datasets')} (id) ON DELETE CASCADE,
+          cube TEXT NOT NULL
+        );
+      `;
+
+  async function getDataset(id: string): Promise<DatasetRecord | undefined> {
+    const { rows } = await pool.query(`SELECT * FROM ${t('datasets')} WHERE id = $1`, [id]);
+    return rows[0] ? rowToDataset(rows[0]) : undefined;
+  }
+
+  async function inTransaction<T>(
+    work: (
+      q: (text: string, values?: unknown[]) => Promise<{ rows: Row[]; rowCount: number | null }>,
+    ) => Promise<T>,
+  ): Promise<T> {
+    const client = await pool.connect();
+    // A checked-out client has no pool listener: a connection lost between two queries of the
+    // transaction (`read ECONNRESET`) would be an uncaught exception. The query that follows fails.
+    client.on?.('error', onConnectionError);
+    try {
+      await client.query('BEGIN');
+      const result = await work((text, values) => client.query(text, values));
+      await client.query('COMMIT');
+      client.off?.('error', onConnectionError);
+      client.release();
+      return result;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => undefined);
+      client.off?.('error', onConnectionError);
+      client.release(true);
+      throw err;
+    }
+  }
+
+  async function createTables(): Promise<void> {
+    // Instances sharing a database start together; CREATE … IF NOT EXISTS alone races in the
+    // catalog (duplicate key in pg_type), so one advisory lock per schema runs them in turn.
+    await inTransaction(async (q) => {
+      await q('SELECT pg_advisory_xact_lock(hashtext($1))', [`glass-standardizer:${schema}`]);
+      await q(`CREATE SCHEMA IF NOT EXISTS "${schema}"`);
+      await q(SCHEMA_SQL);
+    });
+  }
+
+  return {
+    kind: 'postgres',
+    async init() {
+      await createTables();
+    },
+    async ping() {
+      try {
+        await pool.query(`SELECT 1 FROM ${t('datasets')} LIMIT 1`);
+      } catch (err) {
+        // 42P01/3F000: the server is back but the tables (or schema) are gone, e.g. a database
+        // recreated from scratch. Create them again so the service heals by itself.
+        const code = (err as { code?: unknown }).code;
+        if (code !== '42P01' && code !== '3F000') throw err;
+        await createTables();
+      }
     },
     async close() {
       if (ownsPool) await pool.end();
@@ -241,7 +303,43 @@ export function createPostgresStorage(options: PostgresStorageOptions): GlassSto
       });
     },
     async deleteIsolates(datasetId: string) {
-      await pool.query(`DELETE FROM ${t('isolates')} WHERE dataset_id = $1`, [datasetId]);
+      await inTransaction(async (q) => {
+        await q(`DELETE FROM ${t('analytics')} WHERE dataset_id = $1`, [datasetId]);
+        await q(`DELETE FROM ${t('isolates')} WHERE dataset_id = $1`, [datasetId]);
+      });
+    },
+    async saveAnalytics(datasetId: string, cube: string) {
+      await pool.query(
+        `INSERT INTO ${t('analytics')} (dataset_id, cube) VALUES ($1, $2)
+         ON CONFLICT (dataset_id) DO UPDATE SET cube = EXCLUDED.cube`,
+        [datasetId, cube],
+      );
+    },
+    async getAnalytics(datasetId: string) {
+      const { rows } = await pool.query(
+        `SELECT cube FROM ${t('analytics')} WHERE dataset_id = $1`,
+        [datasetId],
+      );
+      return rows[0] ? String(rows[0].cube) : undefined;
+    },
+    async *iterateAggregateRows(datasetId: string, pageSize = 5000) {
+      let after = 0;
+      for (;;) {
+        const { rows } = await pool.query(
+          `SELECT ${AGGREGATE_COLUMNS} FROM ${t('isolates')} WHERE dataset_id = $1 AND isolate_id > $2
+           ORDER BY isolate_id LIMIT $3`,
+          [datasetId, after, pageSize],
+        );
+        if (rows.length === 0) return;
+        for (const r of rows) yield rawToAggregateRow(AGGREGATE_FIELDS.map((c) => r[c]));
+        after = Number(rows[rows.length - 1]?.isolate_id);
+      }
+    },
+    async uploadPaths() {
+      const { rows } = await pool.query(
+        `SELECT upload_path FROM ${t('datasets')} WHERE upload_path IS NOT NULL`,
+      );
+      return rows.map((r) => String(r.upload_path));
     },
     async countIsolates(datasetId: string) {
       const { rows } = await pool.query(

@@ -21,6 +21,7 @@ import {
   PATCH_COLUMNS,
   patchValue,
   type Row,
+  rawToAggregateRow,
   rowToDataset,
   rowToIsolate,
   toKey,
@@ -78,11 +79,24 @@ CREATE TABLE IF NOT EXISTS isolates (
   PRIMARY KEY (dataset_id, isolate_id)
 ) WITHOUT ROWID;
 DROP INDEX IF EXISTS isolates_first;
+CREATE TABLE IF NOT EXISTS analytics (
+  dataset_id TEXT PRIMARY KEY REFERENCES datasets (id) ON DELETE CASCADE,
+  cube TEXT NOT NULL
+);
 `;
 // No secondary index on isolates: keeping one in patient order during the bulk load cost more
 // than sorting a dataset's keys once when its first isolates are computed.
 
 const FIRST_KEY_ORDER = 'patient_id, pathogen, date_days, source_row, isolate_id';
+
+// Isolate ids per delete transaction: a few milliseconds each, so the writer lock is held only
+// briefly (the other thread's writes wait on it) and the event loop gets a turn between chunks.
+const DELETE_CHUNK = 5000;
+
+const nextTurn = () => new Promise<void>((resolve) => setImmediate(resolve));
+
+const AGGREGATE_COLUMNS =
+  'isolate_id, first_glass, first_episode, pathogen, specimen, sex, age_group, origin, year, ward, laboratory, results';
 
 /** SQLite storage (better-sqlite3, WAL). Calls are synchronous underneath; batches are transactions. */
 export function createSqliteStorage(options: SqliteStorageOptions): GlassStorage {
@@ -141,10 +155,28 @@ export function createSqliteStorage(options: SqliteStorageOptions): GlassStorage
     return row ? rowToDataset(row) : undefined;
   }
 
+  async function deleteIsolates(datasetId: string): Promise<void> {
+    const conn = open();
+    conn.prepare('DELETE FROM analytics WHERE dataset_id = ?').run(datasetId);
+    const { max } = conn
+      .prepare('SELECT MAX(isolate_id) AS max FROM isolates WHERE dataset_id = ?')
+      .get(datasetId) as { max: number | null };
+    const range = conn.prepare(
+      'DELETE FROM isolates WHERE dataset_id = ? AND isolate_id > ? AND isolate_id <= ?',
+    );
+    for (let low = 0; max !== null && low < max; low += DELETE_CHUNK) {
+      range.run(datasetId, low, low + DELETE_CHUNK);
+      if (low + DELETE_CHUNK < max) await nextTurn();
+    }
+  }
+
   return {
     kind: 'sqlite',
     async init() {
       open();
+    },
+    async ping() {
+      open().prepare('SELECT 1 FROM datasets LIMIT 1').get();
     },
     async close() {
       db?.close();
@@ -208,12 +240,14 @@ export function createSqliteStorage(options: SqliteStorageOptions): GlassStorage
         .run(id, owner);
     },
     async deleteDataset(id: string) {
-      const conn = open();
-      const run = conn.transaction(() => {
-        conn.prepare('DELETE FROM isolates WHERE dataset_id = ?').run(id);
-        return conn.prepare('DELETE FROM datasets WHERE id = ?').run(id).changes > 0;
-      });
-      return run();
+      await deleteIsolates(id);
+      return open().prepare('DELETE FROM datasets WHERE id = ?').run(id).changes > 0;
+    },
+    async uploadPaths() {
+      const rows = open()
+        .prepare('SELECT upload_path FROM datasets WHERE upload_path IS NOT NULL')
+        .all() as { upload_path: string }[];
+      return rows.map((r) => r.upload_path);
     },
     async insertIsolates(datasetId: string, isolates: readonly IsolateRecord[]) {
       if (isolates.length === 0) return;
@@ -223,8 +257,33 @@ export function createSqliteStorage(options: SqliteStorageOptions): GlassStorage
       });
       run(isolates);
     },
-    async deleteIsolates(datasetId: string) {
-      open().prepare('DELETE FROM isolates WHERE dataset_id = ?').run(datasetId);
+    deleteIsolates,
+    async saveAnalytics(datasetId: string, cube: string) {
+      open()
+        .prepare(
+          'INSERT INTO analytics (dataset_id, cube) VALUES (?, ?) ON CONFLICT (dataset_id) DO UPDATE SET cube = excluded.cube',
+        )
+        .run(datasetId, cube);
+    },
+    async getAnalytics(datasetId: string) {
+      const row = open()
+        .prepare('SELECT cube FROM analytics WHERE dataset_id = ?')
+        .get(datasetId) as { cube: string } | undefined;
+      return row?.cube;
+    },
+    async *iterateAggregateRows(datasetId: string, pageSize = 5000) {
+      const stmt = open()
+        .prepare(
+          `SELECT ${AGGREGATE_COLUMNS} FROM isolates WHERE dataset_id = ? AND isolate_id > ? ORDER BY isolate_id LIMIT ?`,
+        )
+        .raw(true);
+      let after = 0;
+      for (;;) {
+        const rows = stmt.all(datasetId, after, pageSize) as unknown[][];
+        if (rows.length === 0) return;
+        for (const r of rows) yield rawToAggregateRow(r);
+        after = Number((rows[rows.length - 1] as unknown[])[0]);
+      }
     },
     async countIsolates(datasetId: string) {
       return (
