@@ -22,8 +22,21 @@ export const schema = {
     example: '100mb',
     description: 'Largest accepted upload.',
   }),
+  DATA_DIR_MIN_FREE: bytes({
+    default: 100 * 1024 * 1024,
+    example: '1gb',
+    description:
+      "Free space DATA_DIR's filesystem must keep: below it readiness fails and uploads are refused with 507.",
+  }),
+  ORPHAN_UPLOAD_GRACE_MS: int({
+    default: 120_000,
+    min: 0,
+    description:
+      'Stored uploads no dataset refers to (a transfer cut by a crash) are deleted once unmodified this long, at start and every minute; keep it above the upload idle timeout (30 s) when instances share DATA_DIR, 0 is safe with one instance per DATA_DIR.',
+  }),
   REDIS_URL: url({
     optional: true,
+    secret: true,
     protocols: ['redis', 'rediss'],
     example: 'redis://127.0.0.1:6379',
     description: 'When set, rate limits, IP blocks and the cache are shared through Redis.',

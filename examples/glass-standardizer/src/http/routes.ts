@@ -14,10 +14,12 @@ import {
 } from '@shipshape/security';
 import { type Request, type Response, Router } from 'express';
 import Joi from 'joi';
-import { antibiogram, GROUP_BY_VALUES, resistance } from '../domain/analytics.js';
+import { antibiogram, GROUP_BY_VALUES, loadCube, resistance } from '../domain/analytics.js';
+import type { AnalyticsCube } from '../domain/cube.js';
 import { isolatesCsv, risCsv, sampleCsv } from '../io/csv-writer.js';
+import type { Processor } from '../processing/processor.js';
+import { inSlices } from '../time-slices.js';
 import type { DatasetRecord, GlassStorage, InputFormat } from '../types.js';
-import type { Processor } from './processor.js';
 
 export interface RoutesOptions {
   readonly storage: GlassStorage;
@@ -27,7 +29,9 @@ export interface RoutesOptions {
   readonly uploadMaxBytes: number;
   readonly minIsolates: number;
   readonly uploadLimiter: RateLimitMiddleware;
-  readonly logger: SecurityLogger;
+  readonly logger: SecurityLogger & {
+    debug?(message: string, meta?: Record<string, unknown>): unknown;
+  };
 }
 
 export const datasetTag = (id: string) => `dataset:${id}`;
@@ -123,21 +127,73 @@ const notDone = (dataset: DatasetRecord) =>
     detail: `dataset ${dataset.id} is ${dataset.status}${dataset.status === 'failed' ? `: ${dataset.error}` : ''}; results exist once it is done`,
   });
 
-async function csvResponse(
-  res: Response,
-  filename: string,
-  lines: Iterable<string> | AsyncIterable<string>,
-) {
-  res.status(200);
-  res.setHeader('Content-Type', 'text/csv; charset=utf-8');
-  res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);
-  await pipeline(Readable.from(lines), res);
+/** Lines joined into chunks of about `size` characters: one socket write per chunk, not per line. */
+async function* chunked(lines: AsyncIterable<string>, size = 64 * 1024): AsyncGenerator<string> {
+  let chunk = '';
+  for await (const line of lines) {
+    chunk += line;
+    if (chunk.length >= size) {
+      yield chunk;
+      chunk = '';
+    }
+  }
+  if (chunk !== '') yield chunk;
 }
+
+const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE']);
+
+/** Most parsed analytics cubes kept in memory (a few MB each for million-row datasets). */
+const CUBES_KEPT = 16;
 
 /** The dataset API (issue 10): uploads, status, quality, GLASS exports and analytics. */
 export function datasetsRouter(options: RoutesOptions): Router {
-  const { storage, processor, cache } = options;
+  const { storage, processor, cache, logger } = options;
   const router = Router();
+
+  /**
+   * Streams a CSV download in ~64 KiB chunks, giving the event loop a turn every few milliseconds
+   * (a fast client never pushes back, and the SQLite pages come synchronously). A client that
+   * goes away mid-download is a debug line, not an error.
+   */
+  async function csvResponse(
+    req: Request,
+    res: Response,
+    filename: string,
+    lines: Iterable<string> | AsyncIterable<string>,
+  ) {
+    res.status(200);
+    res.setHeader('Content-Type', 'text/csv; charset=utf-8');
+    res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);
+    try {
+      await pipeline(Readable.from(chunked(inSlices(lines))), res);
+    } catch (err) {
+      const code = (err as { code?: unknown }).code;
+      if (typeof code === 'string' && CLIENT_GONE.has(code) && (req.destroyed || res.destroyed)) {
+        logger.debug?.('download aborted by the client', { path: req.originalUrl, code });
+        return;
+      }
+      throw err;
+    }
+  }
+
+  // Parsed cubes by dataset and processing run (a re-processed dataset has a new finishedAt).
+  const cubes = new Map<string, Promise<AnalyticsCube | null>>();
+  function cubeOf(dataset: DatasetRecord): Promise<AnalyticsCube | null> {
+    const key = `${dataset.id}@${dataset.finishedAt}`;
+    let cube = cubes.get(key);
+    if (cube) {
+      cubes.delete(key);
+    } else {
+      cube = loadCube(storage, dataset.id);
+      cube.catch(() => cubes.delete(key));
+    }
+    cubes.set(key, cube);
+    for (const old of cubes.keys()) {
+      if (cubes.size <= CUBES_KEPT) break;
+      cubes.delete(old);
+    }
+    return cube;
+  }
 
   async function loadDataset(req: Request): Promise<DatasetRecord> {
     const { id } = validated<{ params: { id: string } }>(req).params;
@@ -180,7 +236,8 @@ export function datasetsRouter(options: RoutesOptions): Router {
           dateFormat?: 'DMY' | 'MDY' | 'YMD';
         };
       }>(req).body;
-      file.keep();
+      // The row first, then keep(): when the row cannot be written (storage down, disk full),
+      // uploadGuard deletes the unkept file as the error is answered — no file without a dataset.
       const dataset = await storage.createDataset({
         country: body.country,
         year: body.year,
@@ -190,6 +247,7 @@ export function datasetsRouter(options: RoutesOptions): Router {
         filename: file.name,
         uploadPath: file.path,
       });
+      file.keep();
       processor.enqueue(dataset.id);
       res.status(202).location(`/api/datasets/${dataset.id}`).json(summary(dataset));
     },
@@ -226,7 +284,7 @@ export function datasetsRouter(options: RoutesOptions): Router {
 
   router.get('/:id/isolates.csv', validate({ params: idParams }), async (req, res) => {
     const dataset = await loadDone(req);
-    await csvResponse(res, `isolates-${dataset.id}.csv`, isolatesCsv(storage, dataset));
+    await csvResponse(req, res, `isolates-${dataset.id}.csv`, isolatesCsv(storage, dataset));
   });
 
   router.get('/:id/glass/ris.csv', validate({ params: idParams }), async (req, res) => {
@@ -237,7 +295,7 @@ export function datasetsRouter(options: RoutesOptions): Router {
         code: 'QUALITY_ERRORS',
         detail: `dataset ${dataset.id} has ${dataset.quality.summary.errors} quality ERROR(s); fix them (see ${links(dataset.id).quality}) before exporting GLASS RIS`,
       });
-    await csvResponse(res, `glass_ris-${dataset.id}.csv`, risCsv(dataset));
+    await csvResponse(req, res, `glass_ris-${dataset.id}.csv`, risCsv(dataset));
   });
 
   router.get('/:id/glass/sample.csv', validate({ params: idParams }), async (req, res) => {
@@ -248,7 +306,7 @@ export function datasetsRouter(options: RoutesOptions): Router {
         code: 'NO_SAMPLE_FILE',
         detail: `dataset ${dataset.id} has no culture-negative ("no growth") rows, so it has no GLASS SAMPLE file`,
       });
-    await csvResponse(res, `glass_sample-${dataset.id}.csv`, sampleCsv(dataset));
+    await csvResponse(req, res, `glass_sample-${dataset.id}.csv`, sampleCsv(dataset));
   });
 
   const responseCache = cacheResponse({
@@ -274,10 +332,13 @@ export function datasetsRouter(options: RoutesOptions): Router {
     async (req, res) => {
       const dataset = await loadDone(req);
       const query = validated<{ query: Record<string, unknown> }>(req).query;
-      const rows = await resistance(storage, dataset.id, dataset.antibiotics, {
-        minimum: options.minIsolates,
-        ...query,
-      });
+      const rows = await resistance(
+        storage,
+        dataset.id,
+        dataset.antibiotics,
+        { minimum: options.minIsolates, ...query },
+        await cubeOf(dataset),
+      );
       res.json({ id: dataset.id, query: { minimum: options.minIsolates, ...query }, rows });
     },
   );
@@ -290,10 +351,13 @@ export function datasetsRouter(options: RoutesOptions): Router {
       const dataset = await loadDone(req);
       const query = validated<{ query: Record<string, unknown> }>(req).query;
       res.json(
-        await antibiogram(storage, dataset.id, dataset.antibiotics, {
-          minimum: options.minIsolates,
-          ...query,
-        }),
+        await antibiogram(
+          storage,
+          dataset.id,
+          dataset.antibiotics,
+          { minimum: options.minIsolates, ...query },
+          await cubeOf(dataset),
+        ),
       );
     },
   );

@@ -4,16 +4,18 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
 import { type Cache, createCache, memoryStore, redisStore, tieredStore } from '@shipshape/cache';
 import { diskCheck } from '@shipshape/health';
-import { rateLimit, redisRateLimitStore } from '@shipshape/security';
-import express, { type Application } from 'express';
+import { rateLimit, redisRateLimitStore, SecurityError } from '@shipshape/security';
+import express, { type Application, type ErrorRequestHandler } from 'express';
 import { createClient } from 'redis';
 import { type HardenedService, harden } from 'shipshape';
 import type { GlassConfig } from '../config.js';
-import { createPostgresStorage } from '../storage/postgres.js';
-import { createSqliteStorage } from '../storage/sqlite.js';
+import { createProcessor, type Processor } from '../processing/processor.js';
+import { workerRunner } from '../processing/runner.js';
+import { guardStorage, StorageError, storageFault } from '../storage/errors.js';
+import { openStorage, type StorageDescriptor } from '../storage/open.js';
+import { sweepOrphanUploads } from '../storage/uploads.js';
 import type { GlassStorage } from '../types.js';
 import { createGlassMetrics } from './metrics.js';
-import { createProcessor, type Processor } from './processor.js';
 import { datasetsRouter, datasetTag } from './routes.js';
 
 export interface GlassServiceOptions {
@@ -22,6 +24,11 @@ export interface GlassServiceOptions {
   readonly lifecycle?: { readonly exit?: boolean; readonly signals?: readonly NodeJS.Signals[] };
   /** Log to stdout as well as to the rotated files. @default true */
   readonly console?: boolean;
+  /**
+   * Process datasets in a worker thread (the HTTP thread stays free). Off, they run in this
+   * thread: for embedders whose code cannot be loaded in a worker. @default true
+   */
+  readonly workers?: boolean;
 }
 
 export interface GlassService {
@@ -30,7 +37,7 @@ export interface GlassService {
   readonly storage: GlassStorage;
   readonly processor: Processor;
   readonly cache: Cache;
-  /** Starts listening once startup checks pass, then resumes interrupted datasets. */
+  /** Removes orphaned uploads, queues the datasets left unfinished, then starts listening. */
   listen(): Promise<{ port: number; address: string }>;
 }
 
@@ -64,6 +71,93 @@ function bearer(token: string) {
   };
 }
 
+/** Retry-After of a 503 while the storage is down: about how long a restart takes. */
+const STORAGE_RETRY_AFTER_S = 5;
+
+/**
+ * Storage faults (`StorageError`, and ENOSPC/EIO… raised while an upload is written) as
+ * problem+json: 503 `STORAGE_UNAVAILABLE` with Retry-After, or 507 `STORAGE_FULL`. Never the
+ * driver's code: that is logged by the error handler with the cause.
+ */
+function storageErrors(): ErrorRequestHandler {
+  return function storageErrorsToProblems(err, _req, res, next) {
+    const status = (err as { status?: unknown }).status;
+    const fault =
+      typeof status === 'number' && status < 500 && !(err instanceof StorageError)
+        ? undefined
+        : storageFault(err);
+    if (!fault || res.headersSent) {
+      next(err);
+      return;
+    }
+    next(
+      new SecurityError({
+        status: fault === 'full' ? 507 : 503,
+        code: fault === 'full' ? 'STORAGE_FULL' : 'STORAGE_UNAVAILABLE',
+        detail:
+          fault === 'full'
+            ? 'the disk holding the data is full; nothing was stored — try again once space is freed'
+            : 'the data storage is not reachable right now; nothing was changed — retry shortly',
+        ...(fault === 'full' ? {} : { headers: { 'Retry-After': String(STORAGE_RETRY_AFTER_S) } }),
+        cause: err,
+      }),
+    );
+  };
+}
+
+/**
+ * A node-redis client that never hangs or crashes the service: commands fail at once while it is
+ * disconnected (no offline queue; the stores' circuit breakers and fail-open policies take over),
+ * it reconnects on its own with a capped backoff, and its errors are logged once per outage.
+ */
+function redisClient(url: string, name: string, logger: RedisLogger): RedisClient {
+  const client: RedisClient = createClient({
+    url,
+    disableOfflineQueue: true,
+    socket: {
+      connectTimeout: 2000,
+      reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000),
+    },
+  });
+  attachRedisLogging(client, name, logger);
+  return client;
+}
+
+interface RedisLogger {
+  warn(message: string, meta?: Record<string, unknown>): unknown;
+  info(message: string, meta?: Record<string, unknown>): unknown;
+}
+
+function attachRedisLogging(client: RedisClient, name: string, logger: RedisLogger): void {
+  let down = false;
+  client.on('error', (error: Error) => {
+    if (down) return;
+    down = true;
+    logger.warn(`Redis ${name} connection lost; reconnecting`, { error: error.message });
+  });
+  client.on('ready', () => {
+    if (!down) return;
+    down = false;
+    logger.info(`Redis ${name} connection back`);
+  });
+}
+
+/** Waits up to `ms` for a promise; false when it did not settle by then (it keeps running). */
+async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const settled = await Promise.race([
+    promise.then(
+      () => true,
+      () => true,
+    ),
+    new Promise<false>((resolve) => {
+      timer = setTimeout(() => resolve(false), ms);
+    }),
+  ]);
+  clearTimeout(timer);
+  return settled;
+}
+
 /** Builds the whole service on shipshape's public APIs; nothing listens until `listen()`. */
 export async function createGlassService(options: GlassServiceOptions): Promise<GlassService> {
   const { config } = options;
@@ -71,23 +165,36 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   const uploadDir = join(dataDir, 'uploads');
   mkdirSync(uploadDir, { recursive: true });
 
-  let redis: RedisClient | undefined;
-  let subscriber: RedisClient | undefined;
-  if (config.REDIS_URL) {
-    redis = createClient({ url: config.REDIS_URL });
-    redis.on('error', () => undefined); // health checks and circuit breakers report it
-    await redis.connect();
-  }
-
-  const storage = config.DATABASE_URL
-    ? createPostgresStorage({
-        connectionString: config.DATABASE_URL,
-        schema: config.DATABASE_SCHEMA,
-      })
-    : createSqliteStorage({ filename: join(dataDir, 'glass.sqlite') });
+  const descriptor: StorageDescriptor = config.DATABASE_URL
+    ? { kind: 'postgres', connectionString: config.DATABASE_URL, schema: config.DATABASE_SCHEMA }
+    : { kind: 'sqlite', filename: join(dataDir, 'glass.sqlite') };
+  // The logger does not exist yet: connection errors before harden() are counted, not lost.
+  let log: RedisLogger = {
+    warn: () => undefined,
+    info: () => undefined,
+  };
+  const raw = openStorage(descriptor, {
+    onConnectionError: (error) => log.warn('PostgreSQL connection error', { error: error.message }),
+  });
+  const storage = guardStorage(raw, {
+    onStateChange: (state, error) =>
+      state === 'down'
+        ? log.warn('storage unavailable; API answers 503 until it is back', {
+            error: error?.message,
+            driverCode: error?.driverCode,
+          })
+        : log.info('storage answers again'),
+  });
+  // A storage that cannot be opened at start stops the start (main.ts: one line, exit 69).
   await storage.init();
 
   const app = express();
+  let redis: RedisClient | undefined;
+  if (config.REDIS_URL)
+    redis = redisClient(config.REDIS_URL, 'commands', {
+      warn: (message, meta) => log.warn(message, meta),
+      info: (message, meta) => log.info(message, meta),
+    });
   const service = harden(app, {
     service: 'glass-standardizer',
     version: '0.1.0',
@@ -108,7 +215,17 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
       files: { dir: resolve(config.LOG_DIR) },
     },
     healthRouter: { authorize: bearer(config.ADMIN_TOKEN) },
-    checks: [diskCheck({ path: dataDir, minFreeBytes: 100 * 1024 * 1024 })],
+    checks: [
+      diskCheck({
+        name: 'disk:data',
+        path: dataDir,
+        minFreeBytes: config.DATA_DIR_MIN_FREE,
+        minFreeRatio: 0,
+        critical: true,
+        probes: ['readiness'],
+        timeoutMs: 500,
+      }),
+    ],
     rateLimit: {
       onStoreError: 'allow',
       probePaths: ['/health', '/metrics', '/_stcore'],
@@ -126,19 +243,34 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   });
   const { logger, health, lifecycle } = service;
   if (!health) throw new Error('glass-standardizer: the health registry is required');
+  log = logger;
 
   health.register({
     name: `storage:${storage.kind}`,
-    fn: async () => {
-      await storage.countIsolates('00000000-0000-0000-0000-000000000000');
-    },
+    fn: () => storage.ping(),
     critical: true,
     probes: ['readiness'],
-    timeoutMs: 2000,
+    timeoutMs: 500,
   });
 
+  let subscriber: RedisClient | undefined;
+  if (redis && config.REDIS_URL) {
+    subscriber = redis.duplicate();
+    attachRedisLogging(subscriber, 'subscriber', logger);
+    // Redis down at start: the service starts degraded (rate limits fail open, the cache works
+    // from memory and loaders) and both clients connect once Redis is back.
+    const connecting = redis.connect();
+    connecting.catch((error: unknown) =>
+      logger.warn('Redis connection failed; retrying in the background', {
+        error: (error as Error).message,
+      }),
+    );
+    if (!(await within(connecting, 2000)))
+      logger.warn(
+        'Redis not reachable at start; starting degraded and reconnecting in the background',
+      );
+  }
   const l1 = memoryStore({ maxEntries: 1000, maxBytes: 64 * 1024 * 1024 });
-  if (redis) subscriber = redis.duplicate();
   const cache = createCache({
     name: 'analytics',
     logger,
@@ -162,15 +294,18 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   });
 
   const metrics = createGlassMetrics(health.registry);
+  const processOptions = {
+    episodeDays: config.EPISODE_DAYS,
+    originHospitalDays: config.ORIGIN_HOSPITAL_DAYS,
+  };
   const processor = createProcessor({
     storage,
     lifecycle,
     logger,
     metrics,
-    processOptions: {
-      episodeDays: config.EPISODE_DAYS,
-      originHospitalDays: config.ORIGIN_HOSPITAL_DAYS,
-    },
+    ...(options.workers === false
+      ? { processOptions }
+      : { runner: workerRunner({ storage: descriptor, processOptions, logger }) }),
     onChange: (id) => cache.invalidateTag(datasetTag(id)),
   });
 
@@ -201,7 +336,24 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
       logger,
     }),
   );
+  app.use(storageErrors());
   service.finish();
+
+  const sweep = async (graceMs: number) => {
+    try {
+      const removed = await sweepOrphanUploads({ storage, dir: uploadDir, graceMs });
+      if (removed.length > 0)
+        logger.info('removed uploads no dataset refers to', { files: removed.length });
+    } catch (error) {
+      if (!storageFault(error)) logger.warn('upload sweep failed', { error });
+    }
+  };
+  // After the start, uploads of this instance may be between their last byte and their row.
+  const sweeper = setInterval(
+    () => void sweep(Math.max(config.ORPHAN_UPLOAD_GRACE_MS, 60_000)),
+    60_000,
+  );
+  sweeper.unref();
 
   // Hooks run last-registered-first, so the Redis clients are registered first and closed last:
   // the cache unsubscribes from its invalidation channel and the stores stop before the clients
@@ -210,13 +362,17 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
     const client = redis;
     lifecycle?.onShutdown('redis', async () => {
       await subscriber?.quit().catch(() => undefined);
-      await client.quit();
+      await client.quit().catch(() => client.disconnect().catch(() => undefined));
     });
   }
   lifecycle?.onShutdown('storage', () => storage.close());
   lifecycle?.onShutdown('cache', () => cache.close());
   // Runs first: a dataset the drain cut is recorded as interrupted while the storage is open.
-  lifecycle?.onShutdown('datasets', () => processor.interrupt(1000));
+  lifecycle?.onShutdown('datasets', async () => {
+    clearInterval(sweeper);
+    processor.close();
+    await processor.interrupt(1000);
+  });
 
   return {
     app,
@@ -225,10 +381,13 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
     processor,
     cache,
     async listen() {
-      const address = await service.listen(config.PORT, config.HOST);
+      // Before the first request: no upload of this instance is in flight yet, and a client
+      // never sees a resumed dataset as still `interrupted`.
+      await sweep(config.ORPHAN_UPLOAD_GRACE_MS);
       const resumed = await processor.resume();
       if (resumed.length > 0)
         logger.info('re-processing datasets left unfinished', { datasets: resumed });
+      const address = await service.listen(config.PORT, config.HOST);
       return { port: address.port, address: address.address };
     },
   };

@@ -2,12 +2,15 @@ import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { Lifecycle } from '@shipshape/lifecycle';
-import { type ProcessOptions, processDataset } from '../pipeline.js';
+import type { GlassMetrics } from '../http/metrics.js';
+import type { ProcessOptions } from '../pipeline.js';
+import { storageFault } from '../storage/errors.js';
 import type { DatasetRecord, GlassStorage } from '../types.js';
-import type { GlassMetrics } from './metrics.js';
+import { inlineRunner, type ProcessRunner } from './runner.js';
 
 interface ProcessorLogger {
   info(message: string, meta?: Record<string, unknown>): unknown;
+  warn?(message: string, meta?: Record<string, unknown>): unknown;
   error(message: string, meta?: Record<string, unknown>): unknown;
 }
 
@@ -16,7 +19,10 @@ export interface ProcessorOptions {
   readonly lifecycle: Lifecycle | undefined;
   readonly logger: ProcessorLogger;
   readonly metrics: GlassMetrics;
-  readonly processOptions: ProcessOptions;
+  /** Options of the pipeline when no `runner` is given (it then runs in this thread). */
+  readonly processOptions?: ProcessOptions;
+  /** Where datasets are processed. @default inlineRunner(storage, processOptions) */
+  readonly runner?: ProcessRunner;
   /** Called whenever a dataset's stored results change (to drop cached analytics). */
   readonly onChange: (datasetId: string) => Promise<unknown>;
   /**
@@ -25,6 +31,13 @@ export interface ProcessorOptions {
    * @default 30000
    */
   readonly leaseMs?: number;
+  /**
+   * While the storage is unavailable, how often it is pinged; datasets it interrupted are queued
+   * again as soon as it answers. @default 2000
+   */
+  readonly retryIntervalMs?: number;
+  /** Storage outages one dataset may run into before it is marked failed. @default 5 */
+  readonly maxAttempts?: number;
 }
 
 export interface Processor {
@@ -33,13 +46,13 @@ export interface Processor {
   /**
    * Queues every dataset left queued, processing or interrupted by an earlier run whose upload
    * file this instance can read (instances that do not share `DATA_DIR` leave each other's
-   * uploads alone). A dataset another live instance is processing is skipped when its turn comes:
-   * its lease is held.
+   * uploads alone); interrupted ones show `queued` again. A dataset another live instance is
+   * processing is skipped when its turn comes: its lease is held.
    */
   resume(): Promise<string[]>;
-  /** Resolves when the queue is empty (tests and shutdown reports). */
+  /** Resolves when the queue is empty and no dataset waits for the storage (tests, reports). */
   idle(): Promise<void>;
-  /** Ids waiting or running. */
+  /** Ids waiting, running, or waiting for the storage to come back. */
   pending(): readonly string[];
   /**
    * For a shutdown hook, after the drain: waits up to `graceMs` for the running dataset to settle,
@@ -47,39 +60,104 @@ export interface Processor {
    * the abort between batches, and the storage may close first). Resolves with its id, if any.
    */
   interrupt(graceMs?: number): Promise<string | undefined>;
+  /** Stops the storage retry timer (shutdown). */
+  close(): void;
 }
 
 /**
  * Runs dataset processing in the background, tracked by the lifecycle: a shutdown waits for the
  * running dataset (or aborts it at the drain deadline, leaving it `interrupted`); nothing new starts
- * once draining began, and whatever is left is picked up by `resume()` at the next start.
+ * once draining began, and whatever is left is picked up by `resume()` at the next start. A dataset
+ * the storage dropped out under waits until the storage answers again and is then processed anew.
  */
 export function createProcessor(options: ProcessorOptions): Processor {
   const { storage, lifecycle, logger, metrics } = options;
+  const runner = options.runner ?? inlineRunner(storage, options.processOptions);
   const leaseMs = options.leaseMs ?? 30_000;
+  const retryIntervalMs = options.retryIntervalMs ?? 2000;
+  const maxAttempts = options.maxAttempts ?? 5;
   // Who holds a lease: this process, this processor.
   const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
   const queue: string[] = [];
   let running: string | undefined;
   let current: Promise<unknown> | undefined;
   let idleWaiters: (() => void)[] = [];
+  // Datasets waiting for the storage to come back, with the outages each has met.
+  const waiting = new Map<string, number>();
+  let retryTimer: NodeJS.Timeout | undefined;
+  let closed = false;
 
   const accepting = () =>
-    !lifecycle || lifecycle.state === 'starting' || lifecycle.state === 'ready';
+    !closed && (!lifecycle || lifecycle.state === 'starting' || lifecycle.state === 'ready');
+
+  function waitForStorage(datasetId: string, error: unknown): void {
+    const attempts = (waiting.get(datasetId) ?? 0) + 1;
+    waiting.set(datasetId, attempts);
+    logger.error('storage unavailable; dataset waits until it answers again', {
+      datasetId,
+      attempts,
+      error,
+    });
+    scheduleRetry();
+  }
+
+  function scheduleRetry(): void {
+    if (retryTimer || closed || waiting.size === 0) return;
+    retryTimer = setTimeout(() => {
+      retryTimer = undefined;
+      storage.ping().then(
+        () => {
+          const ids = [...waiting.keys()];
+          logger.info('storage answers again; re-queueing datasets', { datasets: ids });
+          for (const id of ids) enqueue(id);
+        },
+        () => scheduleRetry(),
+      );
+    }, retryIntervalMs);
+    retryTimer.unref();
+  }
 
   async function runOne(datasetId: string, signal: AbortSignal | undefined): Promise<void> {
-    const dataset = await storage.getDataset(datasetId);
-    if (!dataset?.uploadPath) return;
-    if (!(await storage.claimDataset(datasetId, owner, leaseMs))) {
-      const now = await storage.getDataset(datasetId);
-      if (now && now.status !== 'done' && now.status !== 'failed') {
-        // Held by another instance: look again once its lease could have run out, so a dataset
-        // whose owner died (crash, kill) is taken over rather than left behind.
-        logger.info('dataset held by another instance; checking again later', { datasetId });
-        setTimeout(() => enqueue(datasetId), leaseMs).unref();
+    const attempts = waiting.get(datasetId) ?? 0;
+    waiting.delete(datasetId);
+    try {
+      const dataset = await storage.getDataset(datasetId);
+      if (!dataset?.uploadPath) return;
+      if (attempts >= maxAttempts) {
+        await storage.updateDataset(datasetId, {
+          status: 'failed',
+          finishedAt: new Date().toISOString(),
+          error: `the storage became unavailable ${attempts} times while this dataset was processed; upload it again`,
+        });
+        return;
       }
-      return;
+      if (!(await storage.claimDataset(datasetId, owner, leaseMs))) {
+        const now = await storage.getDataset(datasetId);
+        if (now && now.status !== 'done' && now.status !== 'failed') {
+          // Held by another instance: look again once its lease could have run out, so a dataset
+          // whose owner died (crash, kill) is taken over rather than left behind.
+          logger.info('dataset held by another instance; checking again later', { datasetId });
+          setTimeout(() => enqueue(datasetId), leaseMs).unref();
+        }
+        return;
+      }
+      await processClaimed(dataset, attempts, signal);
+    } catch (error) {
+      if (storageFault(error) && !signal?.aborted) {
+        waiting.set(datasetId, attempts);
+        waitForStorage(datasetId, error);
+        return;
+      }
+      throw error;
     }
+  }
+
+  async function processClaimed(
+    dataset: DatasetRecord,
+    attempts: number,
+    signal: AbortSignal | undefined,
+  ): Promise<void> {
+    const datasetId = dataset.id;
     const renew = setInterval(() => {
       storage.claimDataset(datasetId, owner, leaseMs).then(
         (held) => {
@@ -90,35 +168,30 @@ export function createProcessor(options: ProcessorOptions): Processor {
       );
     }, leaseMs / 3);
     renew.unref();
+    const started = performance.now();
+    let finished: DatasetRecord | undefined;
     try {
-      await processClaimed(datasetId, dataset.uploadPath, signal);
+      finished = await runner.run({ datasetId, input: dataset.uploadPath as string }, signal);
+    } catch (error) {
+      clearInterval(renew);
+      // The storage dropped out: the dataset stays `processing` (and ours) until it answers.
+      if (storageFault(error) === 'unavailable' && !signal?.aborted) {
+        waiting.set(datasetId, attempts);
+        waitForStorage(datasetId, error);
+        return;
+      }
+      // Aborted by the shutdown: `interrupt()` records it.
+      if (signal?.aborted) return;
+      logger.error('dataset processing failed', { datasetId, error });
+      await storage.updateDataset(datasetId, {
+        status: 'failed',
+        finishedAt: new Date().toISOString(),
+        error: (error as Error).message,
+      });
     } finally {
       clearInterval(renew);
       await storage.releaseDataset(datasetId, owner).catch((error: unknown) => {
         logger.error('dataset processing lease not released', { datasetId, error });
-      });
-    }
-  }
-
-  async function processClaimed(
-    datasetId: string,
-    uploadPath: string,
-    signal: AbortSignal | undefined,
-  ): Promise<void> {
-    const started = performance.now();
-    let finished: DatasetRecord | undefined;
-    try {
-      finished = await processDataset(
-        { datasetId, input: uploadPath },
-        storage,
-        options.processOptions,
-        signal ? { signal } : {},
-      );
-    } catch (error) {
-      logger.error('dataset processing failed', { datasetId, error });
-      await storage.updateDataset(datasetId, {
-        status: 'failed',
-        error: (error as Error).message,
       });
     }
     const status = finished?.status ?? 'failed';
@@ -152,6 +225,11 @@ export function createProcessor(options: ProcessorOptions): Processor {
         current = undefined;
       }
     }
+    notifyIdle();
+  }
+
+  function notifyIdle(): void {
+    if (loop || queue.length > 0 || waiting.size > 0) return;
     const waiters = idleWaiters;
     idleWaiters = [];
     for (const resolve of waiters) resolve();
@@ -162,6 +240,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
     loop ??= drain().finally(() => {
       loop = undefined;
       if (queue.length > 0 && accepting()) kick();
+      else notifyIdle();
     });
   };
 
@@ -181,15 +260,20 @@ export function createProcessor(options: ProcessorOptions): Processor {
         logger.info('datasets left for the instance holding their uploads', {
           datasets: withUpload.filter((d) => !ids.includes(d.id)).map((d) => d.id),
         });
+      // An interrupted dataset is waiting for its turn again. (One left `processing` may still
+      // be running in another instance: its lease decides, and its status stays.)
+      for (const d of left)
+        if (d.status === 'interrupted' && ids.includes(d.id))
+          await storage.updateDataset(d.id, { status: 'queued' });
       for (const id of ids) enqueue(id);
       return ids;
     },
     idle() {
-      if (!loop && queue.length === 0) return Promise.resolve();
+      if (!loop && queue.length === 0 && waiting.size === 0) return Promise.resolve();
       return new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
     pending() {
-      return running ? [running, ...queue] : [...queue];
+      return [...(running ? [running] : []), ...queue, ...waiting.keys()];
     },
     async interrupt(graceMs = 1000) {
       const id = running;
@@ -214,6 +298,11 @@ export function createProcessor(options: ProcessorOptions): Processor {
       await storage.releaseDataset(id, owner);
       logger.info('dataset left interrupted by the shutdown', { datasetId: id });
       return id;
+    },
+    close() {
+      closed = true;
+      clearTimeout(retryTimer);
+      retryTimer = undefined;
     },
   };
 }

@@ -190,7 +190,9 @@ describe('glass-standardizer over HTTP', () => {
       checks: Record<string, unknown>;
       config: { config: Record<string, unknown> };
     };
-    expect(Object.keys(doc.checks)).toEqual(expect.arrayContaining(['disk', 'storage:sqlite']));
+    expect(Object.keys(doc.checks)).toEqual(
+      expect.arrayContaining(['disk:data', 'storage:sqlite']),
+    );
     expect(doc.config.config.ADMIN_TOKEN).toBe('[REDACTED]');
     const metrics = await (await fetch(`${glass.url}/metrics`)).text();
     expect(metrics).toMatch(/glass_datasets_processed_total\{status="done"\} [3-9]/);

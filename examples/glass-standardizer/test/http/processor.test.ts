@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createGlassMetrics } from '../../src/http/metrics.js';
-import { createProcessor } from '../../src/http/processor.js';
 import { createSqliteStorage, type GlassStorage } from '../../src/index.js';
+import { createProcessor } from '../../src/processing/processor.js';
 import { NOW, SAMPLES } from '../helpers.js';
 
 interface Line {
