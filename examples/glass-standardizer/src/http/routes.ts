@@ -18,6 +18,8 @@ import { antibiogram, GROUP_BY_VALUES, loadCube, resistance } from '../domain/an
 import type { AnalyticsCube } from '../domain/cube.js';
 import { isolatesCsv, risCsv, sampleCsv } from '../io/csv-writer.js';
 import type { Processor } from '../processing/processor.js';
+import { StorageError } from '../storage/errors.js';
+import { freeBytes } from '../storage/space.js';
 import { inSlices } from '../time-slices.js';
 import type { DatasetRecord, GlassStorage, InputFormat } from '../types.js';
 
@@ -29,6 +31,8 @@ export interface RoutesOptions {
   readonly uploadMaxBytes: number;
   readonly minIsolates: number;
   readonly uploadLimiter: RateLimitMiddleware;
+  /** Uploads are refused (507) when storing one would leave less than this free. @default 0 */
+  readonly minFreeBytes?: number;
   readonly logger: SecurityLogger & {
     debug?(message: string, meta?: Record<string, unknown>): unknown;
   };
@@ -207,9 +211,26 @@ export function datasetsRouter(options: RoutesOptions): Router {
     return dataset;
   }
 
+  const minFreeBytes = options.minFreeBytes ?? 0;
+  /** Refuses an upload the disk has no room for, before a byte of it is written. */
+  async function roomForUpload(req: Request, _res: Response, next: (err?: unknown) => void) {
+    if (minFreeBytes === 0) return next();
+    const declared = Number(req.headers['content-length'] ?? 0);
+    const free = await freeBytes(options.uploadDir);
+    if (free - (Number.isFinite(declared) ? declared : 0) < minFreeBytes)
+      return next(
+        new StorageError(
+          'full',
+          `${free} bytes free under the data directory; storing this upload would leave less than ${minFreeBytes} (DATA_DIR_MIN_FREE)`,
+        ),
+      );
+    next();
+  }
+
   router.post(
     '/',
     options.uploadLimiter,
+    roomForUpload,
     uploadGuard({
       dir: options.uploadDir,
       types: ['csv', 'xlsx'],

@@ -305,7 +305,14 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
     metrics,
     ...(options.workers === false
       ? { processOptions }
-      : { runner: workerRunner({ storage: descriptor, processOptions, logger }) }),
+      : {
+          runner: workerRunner({
+            storage: descriptor,
+            processOptions,
+            logger,
+            space: { path: dataDir, minFreeBytes: config.DATA_DIR_MIN_FREE },
+          }),
+        }),
     onChange: (id) => cache.invalidateTag(datasetTag(id)),
   });
 
@@ -333,6 +340,7 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
       uploadMaxBytes: config.UPLOAD_MAX_BYTES,
       minIsolates: config.MIN_ISOLATES,
       uploadLimiter,
+      minFreeBytes: config.DATA_DIR_MIN_FREE,
       logger,
     }),
   );

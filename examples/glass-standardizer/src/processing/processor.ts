@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
@@ -52,7 +53,7 @@ export interface Processor {
   resume(): Promise<string[]>;
   /** Resolves when the queue is empty and no dataset waits for the storage (tests, reports). */
   idle(): Promise<void>;
-  /** Ids waiting, running, or waiting for the storage to come back. */
+  /** Ids waiting, running, or waiting for the storage to come back (not deletable now). */
   pending(): readonly string[];
   /**
    * For a shutdown hook, after the drain: waits up to `graceMs` for the running dataset to settle,
@@ -84,6 +85,11 @@ export function createProcessor(options: ProcessorOptions): Processor {
   let idleWaiters: (() => void)[] = [];
   // Datasets waiting for the storage to come back, with the outages each has met.
   const waiting = new Map<string, number>();
+  // Failures that could not be recorded yet (the disk was full): id → message.
+  const unrecorded = new Map<string, string>();
+  // Processing runs in the context the processor was made in, not in the upload request's
+  // (whose request id would otherwise label every log line of the dataset).
+  const root = new AsyncResource('glass-processor');
   let retryTimer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -102,19 +108,43 @@ export function createProcessor(options: ProcessorOptions): Processor {
   }
 
   function scheduleRetry(): void {
-    if (retryTimer || closed || waiting.size === 0) return;
+    if (retryTimer || closed || (waiting.size === 0 && unrecorded.size === 0)) return;
     retryTimer = setTimeout(() => {
       retryTimer = undefined;
-      storage.ping().then(
-        () => {
-          const ids = [...waiting.keys()];
-          logger.info('storage answers again; re-queueing datasets', { datasets: ids });
-          for (const id of ids) enqueue(id);
-        },
-        () => scheduleRetry(),
-      );
+      void retry();
     }, retryIntervalMs);
     retryTimer.unref();
+  }
+
+  async function retry(): Promise<void> {
+    for (const [id, message] of unrecorded) {
+      try {
+        await recordFailure(id, message);
+        unrecorded.delete(id);
+      } catch {
+        // Still no room: next time.
+      }
+    }
+    if (waiting.size > 0) {
+      try {
+        await storage.ping();
+        const ids = [...waiting.keys()];
+        logger.info('storage answers again; re-queueing datasets', { datasets: ids });
+        for (const id of ids) enqueue(id);
+      } catch {
+        // Still down.
+      }
+    }
+    scheduleRetry();
+    notifyIdle();
+  }
+
+  async function recordFailure(datasetId: string, message: string): Promise<void> {
+    await storage.updateDataset(datasetId, {
+      status: 'failed',
+      finishedAt: new Date().toISOString(),
+      error: message,
+    });
   }
 
   async function runOne(datasetId: string, signal: AbortSignal | undefined): Promise<void> {
@@ -143,7 +173,16 @@ export function createProcessor(options: ProcessorOptions): Processor {
       }
       await processClaimed(dataset, attempts, signal);
     } catch (error) {
-      if (storageFault(error) && !signal?.aborted) {
+      const fault = signal?.aborted ? undefined : storageFault(error);
+      if (fault === 'full') {
+        unrecorded.set(
+          datasetId,
+          'the disk under DATA_DIR was full when this dataset was to be processed; free space, then upload the file again',
+        );
+        scheduleRetry();
+        return;
+      }
+      if (fault) {
         waiting.set(datasetId, attempts);
         waitForStorage(datasetId, error);
         return;
@@ -183,11 +222,15 @@ export function createProcessor(options: ProcessorOptions): Processor {
       // Aborted by the shutdown: `interrupt()` records it.
       if (signal?.aborted) return;
       logger.error('dataset processing failed', { datasetId, error });
-      await storage.updateDataset(datasetId, {
-        status: 'failed',
-        finishedAt: new Date().toISOString(),
-        error: (error as Error).message,
-      });
+      const message = (error as Error).message;
+      try {
+        await recordFailure(datasetId, message);
+      } catch (recording) {
+        if (!storageFault(recording)) throw recording;
+        // The disk is full: recorded as soon as a write succeeds again (not re-processed).
+        unrecorded.set(datasetId, message);
+        scheduleRetry();
+      }
     } finally {
       clearInterval(renew);
       await storage.releaseDataset(datasetId, owner).catch((error: unknown) => {
@@ -229,7 +272,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
   }
 
   function notifyIdle(): void {
-    if (loop || queue.length > 0 || waiting.size > 0) return;
+    if (loop || queue.length > 0 || waiting.size > 0 || unrecorded.size > 0) return;
     const waiters = idleWaiters;
     idleWaiters = [];
     for (const resolve of waiters) resolve();
@@ -237,7 +280,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
 
   let loop: Promise<void> | undefined;
   const kick = () => {
-    loop ??= drain().finally(() => {
+    loop ??= root.runInAsyncScope(drain).finally(() => {
       loop = undefined;
       if (queue.length > 0 && accepting()) kick();
       else notifyIdle();
@@ -269,10 +312,12 @@ export function createProcessor(options: ProcessorOptions): Processor {
       return ids;
     },
     idle() {
-      if (!loop && queue.length === 0 && waiting.size === 0) return Promise.resolve();
+      if (!loop && queue.length === 0 && waiting.size === 0 && unrecorded.size === 0)
+        return Promise.resolve();
       return new Promise<void>((resolve) => idleWaiters.push(resolve));
     },
     pending() {
+      // Not the unrecorded failures: deleting such a dataset is how its room is given back.
       return [...(running ? [running] : []), ...queue, ...waiting.keys()];
     },
     async interrupt(graceMs = 1000) {

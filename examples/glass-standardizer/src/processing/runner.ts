@@ -28,6 +28,13 @@ export interface WorkerData {
   readonly storage: StorageDescriptor;
   readonly job: ProcessJob;
   readonly options: ProcessOptions;
+  readonly space: SpaceFloor | undefined;
+}
+
+/** Processing stops (the dataset fails as "disk full") when `path`'s filesystem drops below it. */
+export interface SpaceFloor {
+  readonly path: string;
+  readonly minFreeBytes: number;
 }
 
 export type WorkerReply =
@@ -48,6 +55,8 @@ export type WorkerReply =
 export interface WorkerRunnerOptions {
   readonly storage: StorageDescriptor;
   readonly processOptions?: ProcessOptions;
+  /** Free-space floor of the data directory, checked while a dataset is written. */
+  readonly space?: SpaceFloor;
   /**
    * Heap limit of a processing worker, MB: a file that would need more fails its dataset
    * ("ran out of memory") instead of taking the process down. @default 768
@@ -82,6 +91,7 @@ export function workerRunner(options: WorkerRunnerOptions): ProcessRunner {
           storage: options.storage,
           job,
           options: options.processOptions ?? {},
+          space: options.space,
         };
         const worker = new Worker(file, {
           workerData: data,
