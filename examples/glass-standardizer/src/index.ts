@@ -25,7 +25,17 @@ export {
 } from './domain/ris.js';
 export * from './domain/stats.js';
 export { csvCell, csvLine, isolatesCsv, risCsv, sampleCsv } from './io/csv-writer.js';
-export { type Encoding, InputError, openRecords, sniffDelimiter } from './io/input.js';
+export {
+  DEFAULT_XLSX_LIMITS,
+  type Encoding,
+  InputError,
+  inspectXlsx,
+  openRecords,
+  type ReadOptions,
+  sniffDelimiter,
+  type XlsxInspection,
+  type XlsxLimits,
+} from './io/input.js';
 export {
   AbortedError,
   markFirstIsolates,

@@ -1,19 +1,15 @@
 import { createReadStream } from 'node:fs';
-import { Duplex, Readable } from 'node:stream';
+import { open } from 'node:fs/promises';
+import { Readable } from 'node:stream';
 import { parse } from 'csv-parse';
-import ExcelJS from 'exceljs';
+import { InputError } from './input-error.js';
+import { readXlsx } from './xlsx.js';
+import { resolveXlsxLimits, type XlsxLimits } from './xlsx-limits.js';
+import { signatureProblem } from './zip.js';
 
-/** A file-level problem that stops reading; becomes a rule-0 quality ERROR. */
-export class InputError extends Error {
-  readonly code: string;
-  readonly row: number | undefined;
-  constructor(code: string, message: string, row?: number) {
-    super(message);
-    this.name = 'InputError';
-    this.code = code;
-    this.row = row;
-  }
-}
+export { InputError } from './input-error.js';
+export { DEFAULT_XLSX_LIMITS, type XlsxLimits } from './xlsx-limits.js';
+export { inspectXlsx, type XlsxInspection } from './zip.js';
 
 /** A file-level observation that does not stop reading. */
 export interface InputNotice {
@@ -37,6 +33,13 @@ export interface ReadOptions {
   readonly encoding?: Encoding;
   /** Upper bound on one CSV record, in characters; protects memory. @default 8 MiB */
   readonly maxRecordChars?: number;
+  /** Limits on what an XLSX file may expand to; see XlsxLimits for the defaults. */
+  readonly xlsxLimits?: XlsxLimits;
+  /**
+   * Where an XLSX *stream* is copied before it is read (a file path is read in place). The copy
+   * is unlinked as soon as it is open. @default os.tmpdir()
+   */
+  readonly tmpDir?: string;
 }
 
 export interface RecordReader {
@@ -110,7 +113,31 @@ const DELIMITER_NAMES: Record<string, string> = { ';': 'semicolon', '\t': 'tab',
 
 /** Opens a CSV or XLSX source as a stream of string records. Throws InputError for unusable files. */
 export async function openRecords(source: Source, options: ReadOptions): Promise<RecordReader> {
-  return options.format === 'xlsx' ? openXlsx(source) : openCsv(source, options);
+  return options.format === 'xlsx' ? openXlsx(source, options) : openCsv(source, options);
+}
+
+async function openXlsx(source: Source, options: ReadOptions): Promise<RecordReader> {
+  const limits = resolveXlsxLimits(options.xlsxLimits);
+  if (typeof source === 'string') {
+    const head = Buffer.alloc(8);
+    const file = await open(source, 'r');
+    let bytes: number;
+    try {
+      ({ bytesRead: bytes } = await file.read(head, 0, 8, 0));
+    } finally {
+      await file.close();
+    }
+    const problem = signatureProblem(head.subarray(0, bytes));
+    if (problem) throw problem;
+    return readXlsx({ path: source }, limits, options.tmpDir);
+  }
+  const { head, rest } = await peek(source, 8);
+  const problem = signatureProblem(head.subarray(0, 8));
+  if (problem) {
+    source.destroy();
+    throw problem;
+  }
+  return readXlsx({ stream: { head, rest, source } }, limits, options.tmpDir);
 }
 
 async function openCsv(source: Source, options: ReadOptions): Promise<RecordReader> {
@@ -232,149 +259,6 @@ async function openCsv(source: Source, options: ReadOptions): Promise<RecordRead
       );
     } finally {
       input.destroy();
-    }
-  }
-
-  return { records: records(), notices, bytesRead: () => bytes };
-}
-
-// ---------------------------------------------------------------------------------------------
-
-function excelDateToIso(d: Date): string {
-  return d.toISOString().slice(0, 10);
-}
-
-/** Converts an exceljs cell value to text; formulas use their cached result. */
-function cellText(value: unknown, stats: { formulas: number }): string {
-  if (value === null || value === undefined) return '';
-  if (typeof value === 'string') return value;
-  if (typeof value === 'number' || typeof value === 'boolean') return String(value);
-  if (value instanceof Date) return excelDateToIso(value);
-  if (typeof value === 'object') {
-    const v = value as Record<string, unknown>;
-    if ('formula' in v || 'sharedFormula' in v) {
-      stats.formulas++;
-      return cellText(v.result, stats);
-    }
-    if (Array.isArray(v.richText)) {
-      return (v.richText as { text?: string }[]).map((p) => p.text ?? '').join('');
-    }
-    if (typeof v.text === 'string') return v.text;
-    if (typeof v.error === 'string') return v.error;
-  }
-  return String(value);
-}
-
-/**
- * exceljs's streaming reader pipes the file into unzipper's `Parse`, which emits `'end'` itself
- * the moment its input is written, even while parsed entries still wait, unread, in its
- * readable buffer. exceljs stops at that `'end'`, so every part behind the one it was busy
- * with is dropped: later sheets, or `workbook.xml` and the shared strings when the sheets come
- * first (as Excel and exceljs write them), which turns a good workbook into "could not be
- * read". It happens when exceljs is slower than the unzipper, e.g. on a loaded machine or while
- * the pipeline stores a batch (ZJONSSON/node-unzipper pull request 346, still open in 0.12.5).
- *
- * The zip parser is the one stream exceljs pipes this source into; there, the early `'end'` is
- * replaced by `push(null)`, which ends the readable side the Node way: after the last buffered
- * entry was read.
- */
-function endZipAfterLastEntry(source: Readable): void {
-  const pipe = source.pipe;
-  source.pipe = (<T extends NodeJS.WritableStream>(dest: T, options?: { end?: boolean }) => {
-    if (dest instanceof Duplex) {
-      const zip: Duplex = dest;
-      const emit = zip.emit;
-      let ending = false;
-      zip.emit = ((event: string | symbol, ...args: unknown[]): boolean => {
-        // Node's own 'end' (after push(null) and an empty buffer) has set readableEnded.
-        if (event === 'end' && !zip.readableEnded) {
-          if (!ending) {
-            ending = true;
-            zip.push(null);
-          }
-          return true;
-        }
-        return emit.call(zip, event, ...args);
-      }) as typeof zip.emit;
-    }
-    return pipe.call(source, dest, options) as T;
-  }) as typeof source.pipe;
-}
-
-async function openXlsx(source: Source): Promise<RecordReader> {
-  const notices: InputNotice[] = [];
-  const stream = toStream(source);
-  const { head, rest } = await peek(stream, 4);
-  if (head.length === 0) throw new InputError('EMPTY_FILE', 'file is empty');
-  if (!head.subarray(0, 4).equals(Buffer.from([0x50, 0x4b, 0x03, 0x04]))) {
-    throw new InputError(
-      'NOT_XLSX',
-      'file is not an XLSX workbook (no ZIP signature); a renamed CSV or binary file?',
-    );
-  }
-  let bytes = 0;
-  const counted = Readable.from(
-    (async function* () {
-      for await (const chunk of replay(head, rest)) {
-        bytes += chunk.length;
-        yield chunk;
-      }
-    })(),
-  );
-  endZipAfterLastEntry(counted);
-
-  async function* records(): AsyncGenerator<SourceRecord> {
-    const stats = { formulas: 0 };
-    const reader = new ExcelJS.stream.xlsx.WorkbookReader(counted, {
-      worksheets: 'emit',
-      sharedStrings: 'cache',
-      hyperlinks: 'ignore',
-      styles: 'cache',
-      entries: 'ignore',
-    });
-    const ignoredSheets: string[] = [];
-    let sheetIndex = 0;
-    try {
-      for await (const worksheet of reader) {
-        sheetIndex++;
-        const name = (worksheet as unknown as { name?: string }).name ?? `sheet ${sheetIndex}`;
-        if (sheetIndex > 1) {
-          ignoredSheets.push(name);
-          for await (const _row of worksheet) {
-            // Drain: the streaming reader must consume every sheet to reach the end.
-          }
-          continue;
-        }
-        for await (const row of worksheet) {
-          const values = row.values as unknown[];
-          const cells: string[] = [];
-          for (let c = 1; c < values.length; c++) cells.push(cellText(values[c], stats));
-          if (cells.every((c) => c.trim() === '')) continue;
-          yield { row: row.number, cells };
-        }
-      }
-    } catch (err) {
-      if (err instanceof InputError) throw err;
-      throw new InputError(
-        'XLSX_READ',
-        `XLSX workbook could not be read: ${(err as Error).message ?? String(err)}`,
-      );
-    }
-    if (sheetIndex === 0) throw new InputError('EMPTY_FILE', 'XLSX workbook has no worksheet');
-    if (ignoredSheets.length > 0) {
-      notices.push({
-        code: 'XLSX_SHEETS',
-        severity: 'INFO',
-        message: `workbook has ${sheetIndex} sheets; only the first was read`,
-        values: ignoredSheets,
-      });
-    }
-    if (stats.formulas > 0) {
-      notices.push({
-        code: 'XLSX_FORMULAS',
-        severity: 'INFO',
-        message: `${stats.formulas} formula cells were read as their cached results`,
-      });
     }
   }
 
