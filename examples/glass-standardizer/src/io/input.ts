@@ -95,6 +95,24 @@ function isValidUtf8Prefix(buf: Buffer): boolean {
   }
 }
 
+/**
+ * "LE" or "BE" when NUL bytes sit at one parity of the sample and hardly at the other: ASCII-range
+ * text in UTF-16 without a byte-order mark, rather than a binary file.
+ */
+function utf16WithoutBom(sample: Buffer): 'LE' | 'BE' | undefined {
+  const pairs = Math.floor(sample.length / 2);
+  if (pairs < 2) return undefined;
+  let even = 0;
+  let odd = 0;
+  for (let i = 0; i + 1 < sample.length; i += 2) {
+    if (sample[i] === 0) even++;
+    if (sample[i + 1] === 0) odd++;
+  }
+  if (odd >= pairs * 0.5 && even <= pairs * 0.05) return 'LE';
+  if (even >= pairs * 0.5 && odd <= pairs * 0.05) return 'BE';
+  return undefined;
+}
+
 /** Delimiter of the first line, counting only outside quotes. */
 export function sniffDelimiter(text: string): string {
   const counts: Record<string, number> = { ',': 0, ';': 0, '\t': 0, '|': 0 };
@@ -146,53 +164,83 @@ async function openCsv(source: Source, options: ReadOptions): Promise<RecordRead
   let bytes = 0;
   const { head, rest } = await peek(stream, SNIFF_BYTES);
   let start = 0;
-  let encoding: 'utf-8' | 'windows-1252' = 'utf-8';
+  let encoding: 'utf-8' | 'windows-1252' | 'utf-16le' | 'utf-16be' = 'utf-8';
   if (head.length >= 3 && head[0] === 0xef && head[1] === 0xbb && head[2] === 0xbf) {
     start = 3;
     notices.push({ code: 'BOM', severity: 'INFO', message: 'UTF-8 byte-order mark removed' });
-  } else if (
-    head.length >= 2 &&
-    ((head[0] === 0xff && head[1] === 0xfe) || (head[0] === 0xfe && head[1] === 0xff))
-  ) {
-    throw new InputError(
-      'UNSUPPORTED_ENCODING',
-      'file is UTF-16 (byte-order mark FF FE / FE FF); save it as UTF-8 CSV',
-    );
+  } else if (head.length >= 2 && head[0] === 0xff && head[1] === 0xfe) {
+    start = 2;
+    encoding = 'utf-16le';
+  } else if (head.length >= 2 && head[0] === 0xfe && head[1] === 0xff) {
+    start = 2;
+    encoding = 'utf-16be';
   }
   const body = head.subarray(start);
-  if (body.toString('latin1').trim() === '') {
-    throw new InputError('EMPTY_FILE', 'file is empty: no header row and no data');
-  }
-  if (head.subarray(0, 4).equals(Buffer.from([0x50, 0x4b, 0x03, 0x04]))) {
-    throw new InputError(
-      'NOT_CSV',
-      'file is a ZIP archive (an XLSX workbook?), not CSV text; upload it with format "xlsx"',
-    );
-  }
-  if (body.includes(0)) {
-    throw new InputError(
-      'BINARY_FILE',
-      'file contains NUL bytes: it is binary, not CSV text (a renamed file?)',
-    );
-  }
-  const declared = options.encoding ?? 'auto';
-  if (declared === 'latin1') {
-    encoding = 'windows-1252';
-  } else if (!isValidUtf8Prefix(body)) {
-    if (declared === 'utf-8') {
+  let decoder: InstanceType<typeof TextDecoder>;
+  if (encoding === 'utf-16le' || encoding === 'utf-16be') {
+    // Excel's "Unicode text": UTF-16 with a byte-order mark, which settles the encoding whatever
+    // was declared. The mark is already cut off; a second one would be text.
+    decoder = new TextDecoder(encoding, { ignoreBOM: true });
+    const sample = new TextDecoder(encoding, { ignoreBOM: true }).decode(body, { stream: true });
+    if (sample.trim() === '') {
+      throw new InputError('EMPTY_FILE', 'file is empty: no header row and no data');
+    }
+    if (sample.includes('\u0000')) {
       throw new InputError(
-        'INVALID_UTF8',
-        'file is not valid UTF-8 in its first 64 KiB; declare Latin-1 or save it as UTF-8',
+        'BINARY_FILE',
+        'file contains NUL characters: it is binary, not CSV text (a renamed file?)',
       );
     }
-    encoding = 'windows-1252';
+    const order =
+      encoding === 'utf-16le' ? 'LE, byte-order mark FF FE' : 'BE, byte-order mark FE FF';
     notices.push({
-      code: 'ENCODING_LATIN1',
-      severity: 'WARN',
-      message: 'file is not valid UTF-8; decoded as Latin-1 (Windows-1252)',
+      code: 'ENCODING_UTF16',
+      severity: 'INFO',
+      message: `file is UTF-16 (${order}); decoded from UTF-16`,
+      values: [encoding],
     });
+  } else {
+    if (body.toString('latin1').trim() === '') {
+      throw new InputError('EMPTY_FILE', 'file is empty: no header row and no data');
+    }
+    if (head.subarray(0, 4).equals(Buffer.from([0x50, 0x4b, 0x03, 0x04]))) {
+      throw new InputError(
+        'NOT_CSV',
+        'file is a ZIP archive (an XLSX workbook?), not CSV text; upload it with format "xlsx"',
+      );
+    }
+    if (body.includes(0)) {
+      const order = utf16WithoutBom(body);
+      if (order) {
+        throw new InputError(
+          'UNSUPPORTED_ENCODING',
+          `file looks like UTF-16 ${order} text without a byte-order mark (every other byte is NUL); save it as "CSV UTF-8 (Comma delimited)", or as "Unicode Text", which starts with a byte-order mark`,
+        );
+      }
+      throw new InputError(
+        'BINARY_FILE',
+        'file contains NUL bytes: it is binary, not CSV text (a renamed file?)',
+      );
+    }
+    const declared = options.encoding ?? 'auto';
+    if (declared === 'latin1') {
+      encoding = 'windows-1252';
+    } else if (!isValidUtf8Prefix(body)) {
+      if (declared === 'utf-8') {
+        throw new InputError(
+          'INVALID_UTF8',
+          'file is not valid UTF-8 in its first 64 KiB; declare Latin-1 or save it as UTF-8',
+        );
+      }
+      encoding = 'windows-1252';
+      notices.push({
+        code: 'ENCODING_LATIN1',
+        severity: 'WARN',
+        message: 'file is not valid UTF-8; decoded as Latin-1 (Windows-1252)',
+      });
+    }
+    decoder = new TextDecoder(encoding, { fatal: encoding === 'utf-8' });
   }
-  const decoder = new TextDecoder(encoding, { fatal: encoding === 'utf-8' });
   const headText = decoder.decode(body, { stream: true });
   const delimiter = sniffDelimiter(headText);
   if (delimiter !== ',') {
