@@ -18,7 +18,9 @@ import { antibiogram, GROUP_BY_VALUES, loadCube, resistance } from '../domain/an
 import type { AnalyticsCube } from '../domain/cube.js';
 import { isolatesCsv, risCsv, sampleCsv } from '../io/csv-writer.js';
 import type { Processor } from '../processing/processor.js';
+import { isolatesCsvInWorker } from '../processing/exports.js';
 import { StorageError } from '../storage/errors.js';
+import type { StorageDescriptor } from '../storage/open.js';
 import { freeBytes } from '../storage/space.js';
 import { inSlices } from '../time-slices.js';
 import type { DatasetRecord, GlassStorage, InputFormat } from '../types.js';
@@ -31,6 +33,11 @@ export interface RoutesOptions {
   readonly uploadMaxBytes: number;
   readonly minIsolates: number;
   readonly uploadLimiter: RateLimitMiddleware;
+  /**
+   * Where export workers open the storage; without it isolates.csv is produced in this thread,
+   * in time slices.
+   */
+  readonly exportStorage?: StorageDescriptor;
   /** Uploads are refused (507) when storing one would leave less than this free. @default 0 */
   readonly minFreeBytes?: number;
   readonly logger: SecurityLogger & {
@@ -131,11 +138,14 @@ const notDone = (dataset: DatasetRecord) =>
     detail: `dataset ${dataset.id} is ${dataset.status}${dataset.status === 'failed' ? `: ${dataset.error}` : ''}; results exist once it is done`,
   });
 
-/** Lines joined into chunks of about `size` characters: one socket write per chunk, not per line. */
-async function* chunked(lines: AsyncIterable<string>, size = 64 * 1024): AsyncGenerator<string> {
+/**
+ * Pieces joined into chunks of at least `size` characters: one socket write per chunk, not per
+ * line (pieces already that large, from an export worker, pass through as they are).
+ */
+async function* chunked(pieces: AsyncIterable<string>, size = 64 * 1024): AsyncGenerator<string> {
   let chunk = '';
-  for await (const line of lines) {
-    chunk += line;
+  for await (const piece of pieces) {
+    chunk += piece;
     if (chunk.length >= size) {
       yield chunk;
       chunk = '';
@@ -156,8 +166,9 @@ export function datasetsRouter(options: RoutesOptions): Router {
 
   /**
    * Streams a CSV download in ~64 KiB chunks, giving the event loop a turn every few milliseconds
-   * (a fast client never pushes back, and the SQLite pages come synchronously). A client that
-   * goes away mid-download is a debug line, not an error.
+   * (a fast client never pushes back, and SQLite pages come synchronously). The first chunk is
+   * produced before the 200 is committed, so a storage that fails at once still gets its 503. A
+   * client that goes away mid-download is a debug line, not an error.
    */
   async function csvResponse(
     req: Request,
@@ -165,11 +176,17 @@ export function datasetsRouter(options: RoutesOptions): Router {
     filename: string,
     lines: Iterable<string> | AsyncIterable<string>,
   ) {
+    const chunks = chunked(inSlices(lines));
+    const first = await chunks.next();
     res.status(200);
     res.setHeader('Content-Type', 'text/csv; charset=utf-8');
     res.setHeader('Content-Disposition', `attachment; filename="${filename}"`);
+    async function* body() {
+      if (!first.done) yield first.value;
+      yield* chunks;
+    }
     try {
-      await pipeline(Readable.from(chunked(inSlices(lines))), res);
+      await pipeline(Readable.from(body()), res);
     } catch (err) {
       const code = (err as { code?: unknown }).code;
       if (typeof code === 'string' && CLIENT_GONE.has(code) && (req.destroyed || res.destroyed)) {
@@ -305,7 +322,14 @@ export function datasetsRouter(options: RoutesOptions): Router {
 
   router.get('/:id/isolates.csv', validate({ params: idParams }), async (req, res) => {
     const dataset = await loadDone(req);
-    await csvResponse(req, res, `isolates-${dataset.id}.csv`, isolatesCsv(storage, dataset));
+    await csvResponse(
+      req,
+      res,
+      `isolates-${dataset.id}.csv`,
+      options.exportStorage
+        ? isolatesCsvInWorker(options.exportStorage, dataset)
+        : isolatesCsv(storage, dataset),
+    );
   });
 
   router.get('/:id/glass/ris.csv', validate({ params: idParams }), async (req, res) => {

@@ -341,6 +341,7 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
       minIsolates: config.MIN_ISOLATES,
       uploadLimiter,
       minFreeBytes: config.DATA_DIR_MIN_FREE,
+      ...(options.workers === false ? {} : { exportStorage: descriptor }),
       logger,
     }),
   );

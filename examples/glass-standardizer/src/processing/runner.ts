@@ -67,12 +67,14 @@ export interface WorkerRunnerOptions {
   readonly logger?: { warn(message: string, meta?: Record<string, unknown>): unknown };
 }
 
-// The built worker. Under the TypeScript sources (vitest runs src/) there is no worker.js beside
-// this file; the build's copy is the same code.
-function workerFile(): URL {
-  const here = new URL('./worker.js', import.meta.url);
+/**
+ * A worker script of this directory, built. Under the TypeScript sources (vitest runs src/) there
+ * is no .js beside this file; the build's copy is the same code.
+ */
+export function workerFile(name: string): URL {
+  const here = new URL(`./${name}.js`, import.meta.url);
   if (existsSync(fileURLToPath(here))) return here;
-  return new URL('../../dist/processing/worker.js', import.meta.url);
+  return new URL(`../../dist/processing/${name}.js`, import.meta.url);
 }
 
 /**
@@ -81,7 +83,7 @@ function workerFile(): URL {
  * ends; a crash or an out-of-memory fails that dataset only.
  */
 export function workerRunner(options: WorkerRunnerOptions): ProcessRunner {
-  const file = workerFile();
+  const file = workerFile('process-worker');
   const maxHeapMb = options.maxHeapMb ?? 768;
   const abortGraceMs = options.abortGraceMs ?? 3000;
   return {

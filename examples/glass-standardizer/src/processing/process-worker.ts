@@ -25,7 +25,7 @@ function withSpaceFloor(storage: GlassStorage, floor: SpaceFloor): GlassStorage 
 }
 
 const port = parentPort;
-if (!port) throw new Error('glass-standardizer: processing/worker.js runs as a worker thread');
+if (!port) throw new Error('glass-standardizer: process-worker.js runs as a worker thread');
 const { storage: descriptor, job, options, space } = workerData as WorkerData;
 const send = (reply: WorkerReply) => port.postMessage(reply);
 
