@@ -157,8 +157,7 @@ async function run(build) {
       await new Promise((r) => setTimeout(r, 1000));
     }
     if (dataset.status !== 'done') throw new Error(`dataset ${dataset.status}: ${dataset.error}`);
-    result.processingS =
-      (Date.parse(dataset.finishedAt) - Date.parse(dataset.startedAt)) / 1000;
+    result.processingS = (Date.parse(dataset.finishedAt) - Date.parse(dataset.startedAt)) / 1000;
     result.uploadToDoneS = (performance.now() - uploaded) / 1000;
     result.rowsPerS = Math.round(rows / result.processingS);
 
@@ -171,7 +170,8 @@ async function run(build) {
     result.exportMBps = Math.round((exportBytes / 1e6 / result.exportS) * 10) / 10;
 
     probes.phase = 'analytics';
-    const queries = build.name === 'baseline' ? Math.min(3, Number(values.queries)) : Number(values.queries);
+    const queries =
+      build.name === 'baseline' ? Math.min(3, Number(values.queries)) : Number(values.queries);
     const groupBys = ['specimen', 'sex', 'age_group', 'origin', 'year', ''];
     const times = [];
     for (let q = 0; q < queries; q++) {

@@ -32,7 +32,11 @@ try {
   if (chunk !== '') send({ type: 'chunk', data: chunk });
   send({ type: 'end' });
 } catch (err) {
-  send({ type: 'error', message: (err as Error)?.message ?? String(err), fault: storageFault(err) ?? null });
+  send({
+    type: 'error',
+    message: (err as Error)?.message ?? String(err),
+    fault: storageFault(err) ?? null,
+  });
 } finally {
   await storage.close().catch(() => undefined);
   port.close();
