@@ -16,6 +16,7 @@ import type {
   Cache,
   CacheCheckFunction,
   CacheGetOrSetOptions,
+  CacheHealthCheckOptions,
   CacheLogger,
   CacheOptions,
   CacheSetOptions,
@@ -40,6 +41,10 @@ const SET_KNOWN: { [K in keyof Required<CacheSetOptions>]: true } = {
   ttl: true,
   tags: true,
   staleWhileRevalidate: true,
+};
+
+const HEALTH_KNOWN: { [K in keyof Required<CacheHealthCheckOptions>]: true } = {
+  timeoutMs: true,
 };
 
 const NAME = /^[A-Za-z0-9_.-]{1,64}$/;
@@ -483,18 +488,46 @@ export function createCache(options: CacheOptions = {}): Cache {
     metrics(registry: Registry) {
       return registerCacheMetrics(registry, cache);
     },
-    healthCheck(): CacheCheckFunction {
+    healthCheck(checkOptions = {}): CacheCheckFunction {
+      if (typeof checkOptions !== 'object' || checkOptions === null)
+        throw invalidOption('healthCheck', 'options', checkOptions, 'an object');
+      rejectUnknownKeys('healthCheck', checkOptions, HEALTH_KNOWN);
+      const timeoutMs = checkPositiveNumber(
+        'healthCheck',
+        'timeoutMs',
+        checkOptions.timeoutMs ?? 50,
+      );
+      const ping = store.ping?.bind(store);
       return async function cacheHealthCheck() {
         if (closed) return { status: 'fail', output: `cache "${name}" is closed` };
-        if (store.ping) {
+        if (ping) {
+          let timer: NodeJS.Timeout | undefined;
           try {
-            await store.ping();
+            // The store's own timeout is for requests; a probe must answer sooner still.
+            await Promise.race([
+              ping(),
+              new Promise<never>((_, reject) => {
+                timer = setTimeout(
+                  () =>
+                    reject(
+                      new CacheError(
+                        'REDIS_TIMEOUT',
+                        `the store did not answer PING within ${timeoutMs} ms`,
+                      ),
+                    ),
+                  timeoutMs,
+                );
+                timer.unref();
+              }),
+            ]);
           } catch (error) {
             const health = store.health?.();
             return {
               status: 'warn',
               output: `cache "${name}" degraded: ${health?.output ?? (error instanceof Error ? error.message : String(error))}; requests are served by loaders${store.kind === 'tiered' ? ' and L1' : ''}`,
             };
+          } finally {
+            clearTimeout(timer);
           }
         }
         const health = store.health?.();

@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { isEventSource, listen } from './connection.js';
 import { CacheError, checkPositiveNumber, invalidOption, rejectUnknownKeys } from './errors.js';
 import type { MemoryStore } from './memory-store.js';
 import type { RedisStore } from './redis-store.js';
@@ -6,9 +7,12 @@ import type { CacheStore, RedisSubscriber, StoredEntry, StoreHooks } from './typ
 
 export interface TieredStoreOptions {
   /**
-   * The connection that receives invalidations: a connected subscriber, or a function that
-   * creates one (called once by `init()`; the store then also closes it). With node-redis:
-   * `async () => { const sub = client.duplicate(); await sub.connect(); return sub; }`.
+   * The connection that receives invalidations, or a function that returns one (called by
+   * `init()`; called again after a failure). With node-redis pass `client.duplicate()`, or
+   * `() => client.duplicate()`, *not yet connected*: the store adds its `'error'` listener first
+   * and then connects it, so an outage (even one at startup) is never an uncaught exception. The
+   * store closes a subscriber it created or connected; one that was given already connected is
+   * only unsubscribed.
    */
   readonly subscriber: RedisSubscriber | (() => RedisSubscriber | Promise<RedisSubscriber>);
   /**
@@ -85,13 +89,17 @@ export function tieredStore(
   const instance = randomUUID();
   let subscriber: RedisSubscriber | undefined;
   let ownsSubscriber = false;
+  let releaseSubscriber: (() => void) | undefined;
   let subscribed = false;
+  let subscriberError: unknown;
   // Tag and clear invalidations (and reconnects) bump the generation; key deletions mark the
   // reads of that key in flight.
   let generation = 0;
   const reads = new Map<string, { stale: boolean }[]>();
   let closed = false;
   let starting: Promise<void> | undefined;
+  let attempt = 0;
+  const sleepers = new Set<() => void>();
   const hooks: StoreHooks[] = [];
 
   const onMessage = (message: string) => {
@@ -113,15 +121,121 @@ export function tieredStore(
       void l1.clear(parsed.prefix);
   };
 
+  /** Waits `ms` (unref'd), or less when the subscriber becomes ready or the store closes. */
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const done = () => {
+        clearTimeout(timer);
+        sleepers.delete(done);
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      timer.unref();
+      sleepers.add(done);
+    });
+  const wake = () => {
+    for (const done of [...sleepers]) done();
+  };
+  const backoff = () => Math.min(100 * 2 ** attempt++, 5000);
+
   // While the subscriber is away L1 keeps serving (the outage policy: reads go to L1 and loaders),
   // bounded by l1MaxTtl. Invalidations sent meanwhile are lost, so L1 is emptied once it is back.
   const onConnectionLost = () => {
     generation++;
   };
+  const onSubscriberError = (error: unknown) => {
+    // Never rethrown: an 'error' event without a listener would crash the process.
+    subscriberError = error;
+  };
   const onConnectionBack = () => {
     if (closed) return;
     generation++;
+    subscriberError = undefined;
     void l1.clear('');
+    const sub = subscriber;
+    // node-redis resubscribes by itself; asking again is a no-op then, and repairs a subscription
+    // that was dropped while disconnected. A subscribe still failing is retried by start().
+    if (subscribed && sub) void Promise.resolve(sub.subscribe(channel, onMessage)).catch(() => {});
+    wake();
+  };
+  // The client gave up reconnecting (node-redis: reconnectStrategy returned false or an Error).
+  const onTerminated = () => {
+    const sub = subscriber;
+    if (closed || !sub || !ownsSubscriber || sub.isOpen !== false) return;
+    generation++;
+    void (async () => {
+      while (!closed && subscriber === sub && sub.isOpen === false) {
+        await pause(backoff());
+        if (closed || subscriber !== sub || sub.isOpen !== false) return;
+        await Promise.resolve(sub.connect?.()).catch(() => {});
+      }
+    })();
+  };
+
+  const closeOwned = async (sub: RedisSubscriber) => {
+    const closable = sub as {
+      destroy?: () => unknown;
+      disconnect?: () => unknown;
+      close?: () => Promise<unknown>;
+      quit?: () => Promise<unknown>;
+    };
+    try {
+      if (typeof closable.destroy === 'function') closable.destroy();
+      else if (typeof closable.disconnect === 'function') await closable.disconnect();
+      else await bounded(closable.close?.() ?? closable.quit?.());
+    } catch {
+      // Already closed, or closing failed: either way it is no longer ours.
+    }
+  };
+
+  const start = async () => {
+    while (!closed && subscriber === undefined) {
+      if (typeof subscriberOption !== 'function') {
+        subscriber = subscriberOption;
+        break;
+      }
+      try {
+        const created = await subscriberOption();
+        if (closed) {
+          await closeOwned(created);
+          return;
+        }
+        subscriber = created;
+        ownsSubscriber = true;
+      } catch (error) {
+        subscriberError = error;
+        await pause(backoff());
+      }
+    }
+    const sub = subscriber;
+    if (closed || !sub) return;
+    if (isEventSource(sub)) {
+      releaseSubscriber = listen(sub, {
+        error: onSubscriberError,
+        reconnecting: onConnectionLost,
+        end: onConnectionLost,
+        terminated: onTerminated,
+        ready: onConnectionBack,
+      });
+    }
+    if (sub.isOpen === false && typeof sub.connect === 'function') {
+      // Connected here, after the 'error' listener is in place; reconnects are the client's.
+      ownsSubscriber = true;
+      Promise.resolve(sub.connect()).catch(onSubscriberError);
+    }
+    // A SUBSCRIBE queued while the connection is down is dropped by node-redis, so try until one
+    // succeeds; the 'ready' event cuts the wait short.
+    while (!closed) {
+      try {
+        await sub.subscribe(channel, onMessage);
+        attempt = 0;
+        subscribed = !closed;
+        return;
+      } catch (error) {
+        subscriberError = error;
+        await pause(backoff());
+      }
+    }
   };
 
   const publish = (message: Omit<Invalidation, 'i'>) =>
@@ -150,20 +264,8 @@ export function tieredStore(
       hooks.push(next);
     },
     init() {
-      starting ??= (async () => {
-        if (closed) throw new CacheError('CLOSED', 'tieredStore is closed');
-        if (typeof subscriberOption === 'function') {
-          subscriber = await subscriberOption();
-          ownsSubscriber = true;
-        } else {
-          subscriber = subscriberOption;
-        }
-        await subscriber.subscribe(channel, onMessage);
-        subscriber.on?.('reconnecting', onConnectionLost);
-        subscriber.on?.('end', onConnectionLost);
-        subscriber.on?.('ready', onConnectionBack);
-        subscribed = !closed;
-      })();
+      if (closed) return Promise.reject(new CacheError('CLOSED', 'tieredStore is closed'));
+      starting ??= start();
       return starting;
     },
     async get(key) {
@@ -225,8 +327,16 @@ export function tieredStore(
     ping: () => l2.ping?.() ?? Promise.resolve(),
     health() {
       const remote = l2.health?.() ?? { status: 'up' };
-      if (remote.status === 'up' && !subscribed && starting)
-        return { status: 'degraded', output: 'not subscribed to invalidations; L1 is bypassed' };
+      if (remote.status === 'up' && !subscribed && starting) {
+        const reason =
+          subscriberError === undefined
+            ? ''
+            : ` (${subscriberError instanceof Error ? subscriberError.message : String(subscriberError)})`;
+        return {
+          status: 'degraded',
+          output: `not subscribed to invalidations${reason}; L1 is bypassed until the subscription is back`,
+        };
+      }
       return remote.status === 'up'
         ? remote
         : {
@@ -238,20 +348,41 @@ export function tieredStore(
       return [...l1.stats(), ...l2.stats()];
     },
     async close() {
+      if (closed) return;
       closed = true;
       subscribed = false;
-      if (starting) await starting.catch(() => undefined);
-      if (!subscriber) return;
+      wake();
+      // A subscriber still being created is closed by start() when it arrives; a pending
+      // subscribe (Redis unreachable) is not waited for.
       const sub = subscriber;
       subscriber = undefined;
-      sub.off?.('reconnecting', onConnectionLost);
-      sub.off?.('end', onConnectionLost);
-      sub.off?.('ready', onConnectionBack);
-      await Promise.resolve(sub.unsubscribe(channel, onMessage)).catch(() => undefined);
-      if (ownsSubscriber) {
-        const closable = sub as { close?: () => Promise<unknown>; quit?: () => Promise<unknown> };
-        await Promise.resolve(closable.close?.() ?? closable.quit?.()).catch(() => undefined);
+      if (sub) {
+        if (ownsSubscriber) {
+          await closeOwned(sub);
+        } else {
+          await bounded(Promise.resolve(sub.unsubscribe(channel, onMessage)));
+        }
+        // After closing: a client closing without our 'error' listener could still emit one.
+        releaseSubscriber?.();
+        releaseSubscriber = undefined;
       }
+      await l2.close?.();
     },
   };
+}
+
+/** Settles when `promise` does or after `ms` (unref'd), whichever is first; never rejects. */
+function bounded(promise: Promise<unknown> | undefined, ms = 1000): Promise<void> {
+  if (promise === undefined) return Promise.resolve();
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise.then(
+      () => undefined,
+      () => undefined,
+    ),
+    new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, ms);
+      timer.unref();
+    }),
+  ]).finally(() => clearTimeout(timer));
 }

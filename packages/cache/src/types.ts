@@ -19,7 +19,8 @@ export interface RedisCommandClient {
 
 /**
  * A dedicated subscriber connection (a connection in subscribe mode cannot send other
- * commands). node-redis v4+ satisfies it: `const sub = client.duplicate(); await sub.connect()`.
+ * commands). node-redis v4+ satisfies it: pass `client.duplicate()` without connecting it; the
+ * tiered store adds its `'error'` listener and then connects it.
  */
 export interface RedisSubscriber {
   subscribe(
@@ -31,11 +32,21 @@ export interface RedisSubscriber {
     listener?: (message: string, channel: string) => unknown,
   ): Promise<unknown>;
   /**
-   * Connection events, when the client emits them (node-redis does): on `ready` after a
-   * reconnection (resubscribed) the tiered store empties L1, since invalidations were missed.
+   * Connection events, when the client emits them (node-redis does): `'error'` is always listened
+   * to (never rethrown); on `ready` after a reconnection the tiered store empties L1, since
+   * invalidations were missed, and makes sure the subscription is in place again.
    */
-  on?(event: 'ready' | 'reconnecting' | 'end', listener: () => void): unknown;
-  off?(event: 'ready' | 'reconnecting' | 'end', listener: () => void): unknown;
+  on?(
+    event: 'ready' | 'reconnecting' | 'end' | 'error' | 'terminated',
+    listener: (...args: unknown[]) => void,
+  ): unknown;
+  off?(
+    event: 'ready' | 'reconnecting' | 'end' | 'error' | 'terminated',
+    listener: (...args: unknown[]) => void,
+  ): unknown;
+  /** node-redis: `false` until `connect()` is called (then the store connects it itself). */
+  readonly isOpen?: boolean;
+  connect?(): Promise<unknown>;
 }
 
 /** Turns values into strings and back. The default is strict JSON. */
@@ -213,6 +224,14 @@ export interface CacheCheckOutcome {
 
 export type CacheCheckFunction = (signal?: AbortSignal) => Promise<CacheCheckOutcome>;
 
+export interface CacheHealthCheckOptions {
+  /**
+   * Milliseconds the store's ping may take before the check reports `warn`.
+   * @default 50
+   */
+  readonly timeoutMs?: number;
+}
+
 export interface Cache {
   readonly name: string;
   readonly store: CacheStore;
@@ -237,7 +256,12 @@ export interface Cache {
   stats(): CacheStats;
   /** Exports stats to a prom-client Registry; returns a function that stops exporting. */
   metrics(registry: Registry): () => void;
-  healthCheck(): CacheCheckFunction;
+  /**
+   * A check for `@shipshape/health` (register it with `critical: false`): `warn` while the store
+   * is unavailable. It pings the store and answers within `timeoutMs` (default 50) whatever the
+   * store's own command timeout, so a probe never waits for an unreachable Redis.
+   */
+  healthCheck(options?: CacheHealthCheckOptions): CacheCheckFunction;
   /** Resolves once the store's background work (pub/sub subscription) is running. */
   ready(): Promise<void>;
   /** Stops background refreshes and subscriptions; closes the store. */
