@@ -61,7 +61,7 @@ export interface SpareRedis {
   start(): Promise<void>;
   /** SIGSTOP: the server keeps its connections but answers nothing (a network black hole). */
   pause(): void;
-  /** SIGCONT after `pause()`. */
+  /** SIGCONT after `pause()` (nothing when the server is not running). */
   resume(): void;
 }
 
@@ -102,7 +102,9 @@ export async function startSpareRedis(): Promise<SpareRedis> {
     start,
     stop,
     pause: () => signal('SIGSTOP'),
-    resume: () => signal('SIGCONT'),
+    resume: () => {
+      if (child && child.exitCode === null) child.kill('SIGCONT');
+    },
   };
 }
 
@@ -158,11 +160,12 @@ export interface LatencySample {
 }
 
 /**
- * Sends `count` GET requests to `url` (`concurrency` at a time, keep-alive off) and measures each
- * one; for asserting added latency during an outage with real HTTP rather than a mock.
+ * Sends `count` GET requests to `url` (or `url(i)` for the i-th request; `concurrency` at a time,
+ * keep-alive off) and measures each one; for asserting added latency during an outage with real
+ * HTTP rather than a mock.
  */
 export async function sampleLatency(
-  url: string,
+  url: string | ((i: number) => string),
   count: number,
   options: { concurrency?: number; headers?: Record<string, string> } = {},
 ): Promise<LatencySample> {
@@ -173,7 +176,8 @@ export async function sampleLatency(
     while (next < count) {
       const i = next++;
       const started = performance.now();
-      const res = await fetch(url, { headers: { connection: 'close', ...options.headers } });
+      const target = typeof url === 'string' ? url : url(i);
+      const res = await fetch(target, { headers: { connection: 'close', ...options.headers } });
       await res.arrayBuffer();
       durations[i] = performance.now() - started;
       statuses[i] = res.status;
