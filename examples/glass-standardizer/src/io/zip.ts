@@ -247,7 +247,8 @@ export class XlsxZip {
     });
     const output =
       entry.compressionMethod === 8
-        ? pipeline(raw, counter, createInflateRaw(), () => {})
+        ? // 64 KiB pieces: saxes parses them ~25% faster than zlib's default 16 KiB.
+          pipeline(raw, counter, createInflateRaw({ chunkSize: 64 * 1024 }), () => {})
         : pipeline(raw, counter, () => {});
     let produced = 0;
     try {

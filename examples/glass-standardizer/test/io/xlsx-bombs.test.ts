@@ -12,9 +12,9 @@ import { book, istr } from './workbooks.js';
 // peak RSS is its own. The exceljs-based reader took up to GBs of RSS, temp files and minutes on
 // the same files (numbers in the commit that added this file).
 const CHILD = fileURLToPath(new URL('./read-child.mjs', import.meta.url));
-/** Peak RSS of a child that refuses a bomb. Measured: 54–95 MB (a bare child: ~50 MB). */
+/** Peak RSS of a child that refuses a bomb. Measured: 54–99 MB (a bare child: ~50 MB). */
 const MAX_RSS_MB = 160;
-/** Time from openRecords to the refusal. Measured: 0.01–1.8 s (500,000 shared strings). */
+/** Time from openRecords to the refusal. Measured: 0.01–1.1 s (500,000 shared strings). */
 const MAX_MS = 6000;
 
 interface ChildResult {
