@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import {
   createReadStream,
   existsSync,
@@ -10,6 +11,8 @@ import {
 } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { openRecords, type ReadOptions } from '../../src/index.js';
 import { entry, type Harness, harness } from '../helpers.js';
@@ -125,6 +128,16 @@ describe('valid workbooks read as the exceljs-based reader read them', () => {
     // yauzl closes the descriptor with an asynchronous fs.close.
     await vi.waitFor(() => expect(open()).toBe(0), { timeout: 2000, interval: 10 });
   });
+
+  it.runIf(existsSync('/proc/self/fd'))(
+    'a reader dropped without return() releases the file once collected',
+    async () => {
+      const path = file('dropped.xlsx', await W.streamWriterBook());
+      const child = fileURLToPath(new URL('./abandon-child.mjs', import.meta.url));
+      const { stdout } = await promisify(execFile)(process.execPath, ['--expose-gc', child, path]);
+      expect(JSON.parse(stdout)).toEqual({ before: 1, after: 0 });
+    },
+  );
 
   it('multi-byte characters split across inflated chunks stay whole', async () => {
     const words = ['Hôpital', '大肠埃希菌', '🦠 bacterium', 'Ünïcödé'];
