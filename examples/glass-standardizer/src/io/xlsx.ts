@@ -136,9 +136,13 @@ function stylesHandler(result: { dateStyles: boolean[] }): XmlHandler {
   const custom = new Map<number, boolean>();
   const xfNumFmts: number[] = [];
   let inCellXfs = false;
+  let inNumFmts = false;
   return {
     open(name, a) {
-      if (name === 'numFmt') {
+      if (name === 'numFmts') {
+        inNumFmts = true;
+      } else if (name === 'numFmt' && inNumFmts) {
+        // (differential formats, dxf, have numFmt elements of their own)
         if (custom.size >= MAX_FORMATS) throw listLimit('styles', 'number formats', MAX_FORMATS);
         const id = Number.parseInt(a.numFmtId ?? '', 10);
         const code = (a.formatCode ?? '').replace(/\\(.)/g, '$1');
@@ -153,6 +157,7 @@ function stylesHandler(result: { dateStyles: boolean[] }): XmlHandler {
     text() {},
     close(name) {
       if (name === 'cellXfs') inCellXfs = false;
+      if (name === 'numFmts') inNumFmts = false;
       if (name === 'styleSheet') {
         result.dateStyles = xfNumFmts.map((id) => {
           // Like exceljs: numFmtId 0 or missing is General.

@@ -249,6 +249,8 @@ const STYLES = [
   '<xf numFmtId="166"/>', // 6 locale date
   '<xf numFmtId="49"/>', // 7 text
   '</cellXfs>',
+  // a differential format's numFmt is not the cell format's
+  '<dxfs count="1"><dxf><numFmt numFmtId="165" formatCode="yyyy"/></dxf></dxfs>',
 ].join('');
 
 const SST = [
