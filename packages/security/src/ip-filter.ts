@@ -1,6 +1,7 @@
 import { BlockList, isIP } from 'node:net';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { ipKeyGenerator } from 'express-rate-limit';
+import { createCircuit } from './circuit.js';
 import {
   clientAddress,
   counterIn,
@@ -34,10 +35,26 @@ export interface IpFilterOptions {
   readonly autoBlock?: boolean | AutoBlockOptions;
   /** Where blocks live: `'memory'` or a shared store such as `redisIpStore(client)`. @default 'memory' */
   readonly store?: 'memory' | IpBlockStore;
-  /** When the store fails: `'allow'` serves the request, `'deny'` answers 503. @default 'allow' */
+  /**
+   * When the store fails or times out, and while its circuit is open: `'allow'` serves the
+   * request, `'deny'` answers 503.
+   * @default 'allow'
+   */
   readonly onStoreError?: 'allow' | 'deny';
-  /** How long a store call may take before it counts as failed. @default 1000 */
+  /**
+   * How long a call to a shared store may take before it counts as failed. A healthy Redis on a
+   * LAN answers in well under a millisecond; node-redis never times out a command it has written.
+   * @default 100
+   */
   readonly storeTimeoutMs?: number;
+  /**
+   * Consecutive store failures that open the circuit: block lookups then fail at once (requests
+   * follow `onStoreError`) until one probe after `storeCooldownMs` succeeds.
+   * @default 3
+   */
+  readonly storeFailureThreshold?: number;
+  /** Milliseconds the circuit stays open before one probe call. @default 2000 */
+  readonly storeCooldownMs?: number;
   /** IPv6 prefix one block covers (same as the rate limiter's). @default 56 */
   readonly ipv6Subnet?: number;
   /** prom-client Registry for `shipshape_security_ip_blocked_total{reason}`. @default none */
@@ -57,6 +74,8 @@ const knownOptions: { readonly [K in keyof Required<IpFilterOptions>]: true } = 
   store: true,
   onStoreError: true,
   storeTimeoutMs: true,
+  storeFailureThreshold: true,
+  storeCooldownMs: true,
   ipv6Subnet: true,
   registry: true,
   logger: true,
@@ -121,26 +140,6 @@ const NO_KEY = Symbol('no key');
 type Verdict = typeof DENIED | typeof NOT_ALLOWED | typeof NO_KEY | string;
 const VERDICT_CACHE_SIZE = 10_000;
 
-function withTimeout<T>(value: T | Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`IP store did not answer within ${ms} ms`)),
-      ms,
-    );
-    timer.unref();
-    Promise.resolve(value).then(
-      (v) => {
-        clearTimeout(timer);
-        resolve(v);
-      },
-      (e: unknown) => {
-        clearTimeout(timer);
-        reject(e);
-      },
-    );
-  });
-}
-
 /**
  * Static deny/allow lists (IPv4, IPv6, CIDR) plus blocks kept in a store (manual or automatic
  * after repeated rate-limit hits). Refused clients get 403 problem+json and an `ip_blocked` event.
@@ -175,9 +174,15 @@ export function ipFilter(options: IpFilterOptions = {}): IpFilterMiddleware {
   const onStoreError = options.onStoreError ?? 'allow';
   if (onStoreError !== 'allow' && onStoreError !== 'deny')
     fail('onStoreError', "'allow' or 'deny'", onStoreError);
-  const storeTimeoutMs = options.storeTimeoutMs ?? 1000;
+  const storeTimeoutMs = options.storeTimeoutMs ?? 100;
   if (!isPositiveInteger(storeTimeoutMs))
-    fail('storeTimeoutMs', 'a positive integer', storeTimeoutMs);
+    fail('storeTimeoutMs', 'a positive integer of milliseconds', storeTimeoutMs);
+  const storeFailureThreshold = options.storeFailureThreshold ?? 3;
+  if (!isPositiveInteger(storeFailureThreshold))
+    fail('storeFailureThreshold', 'a positive integer', storeFailureThreshold);
+  const storeCooldownMs = options.storeCooldownMs ?? 2000;
+  if (!isPositiveInteger(storeCooldownMs))
+    fail('storeCooldownMs', 'a positive integer of milliseconds', storeCooldownMs);
   const ipv6Subnet = options.ipv6Subnet ?? 56;
   if (!Number.isInteger(ipv6Subnet) || ipv6Subnet < 1 || ipv6Subnet > 128)
     fail('ipv6Subnet', 'an integer from 1 to 128', ipv6Subnet);
@@ -207,6 +212,26 @@ export function ipFilter(options: IpFilterOptions = {}): IpFilterMiddleware {
   );
 
   const shouldLog = createEventThrottle();
+  // A shared store sits behind a circuit breaker; the in-process one answers synchronously.
+  const circuit = ownsStore
+    ? undefined
+    : createCircuit(
+        {
+          label: 'ipFilter store',
+          timeoutMs: storeTimeoutMs,
+          failureThreshold: storeFailureThreshold,
+          cooldownMs: storeCooldownMs,
+        },
+        {
+          onClose() {
+            logger?.info('@shipshape/security: ipFilter store is back; block checks resume');
+            warner.rearm('SHIPSHAPE_SECURITY_STORE_ERROR');
+          },
+        },
+      );
+  /** A store call through the circuit (explicit calls are `forced`: tried even while open). */
+  const call = <T>(fn: () => T | Promise<T>, forced = false): Promise<T> =>
+    circuit ? circuit.run(fn, forced) : Promise.resolve().then(fn);
 
   const keyFor = (ip: string): string => {
     const trimmed = ip.trim();
@@ -274,6 +299,28 @@ export function ipFilter(options: IpFilterOptions = {}): IpFilterMiddleware {
     return verdict;
   };
 
+  const storeFailed = (req: Request, res: Response, next: NextFunction, error: unknown) => {
+    warner.warn(
+      'SHIPSHAPE_SECURITY_STORE_ERROR',
+      `ipFilter store failed (${error instanceof Error ? error.message : String(error)}); requests are ${onStoreError === 'allow' ? 'served without block checks' : 'refused with 503'} until it recovers (after ${storeFailureThreshold} failures in a row the store is not called for ${storeCooldownMs} ms at a time)`,
+      { policy: onStoreError },
+    );
+    if (onStoreError === 'allow') {
+      next();
+      return;
+    }
+    sendProblem(
+      req,
+      res,
+      new SecurityError({
+        status: 503,
+        code: 'IP_STORE_UNAVAILABLE',
+        detail: 'The IP filter cannot reach its store; try again shortly.',
+        headers: { 'Retry-After': String(Math.max(1, Math.ceil(storeCooldownMs / 1000))) },
+      }),
+    );
+  };
+
   const middleware = function ipFilterMiddleware(
     req: Request,
     res: Response,
@@ -305,54 +352,53 @@ export function ipFilter(options: IpFilterOptions = {}): IpFilterMiddleware {
       return;
     }
     const key = verdict;
-    const answer = store.blocked(key);
-    if (!(answer instanceof Promise)) {
-      // An in-process store answers at once: no promise, no timer on the request path.
+    if (circuit === undefined) {
+      // The in-process store answers at once: no promise, no timer on the request path.
+      const answer = store.blocked(key) as IpBlock | undefined;
       if (answer) refuse(req, res, ip, answer.reason, 'IP_BLOCKED', answer.until);
       else next();
       return;
     }
-    withTimeout(answer, storeTimeoutMs).then(
-      (block) => {
-        if (block) refuse(req, res, ip, block.reason, 'IP_BLOCKED', block.until);
-        else next();
-      },
-      (error: unknown) => {
-        warner.warn(
-          'SHIPSHAPE_SECURITY_STORE_ERROR',
-          `ipFilter store failed (${(error as Error)?.message ?? String(error)}); requests are ${onStoreError === 'allow' ? 'served without block checks' : 'refused with 503'} until it recovers`,
-          { policy: onStoreError },
-        );
-        if (onStoreError === 'allow') next();
-        else
-          sendProblem(
-            req,
-            res,
-            new SecurityError({
-              status: 503,
-              code: 'IP_STORE_UNAVAILABLE',
-              detail: 'The IP filter cannot reach its store; try again shortly.',
-              headers: { 'Retry-After': '1' },
-            }),
-          );
-      },
-    );
+    // Circuit open: follow the policy at once, without a store call, promise or timer.
+    const refused = circuit.refuse();
+    if (refused) {
+      storeFailed(req, res, next, refused);
+      return;
+    }
+    circuit
+      .run(() => store.blocked(key))
+      .then(
+        (block) => {
+          if (block) refuse(req, res, ip, block.reason, 'IP_BLOCKED', block.until);
+          else next();
+        },
+        (error: unknown) => storeFailed(req, res, next, error),
+      );
   } as IpFilterMiddleware;
 
   middleware.keyFor = keyFor;
+  // Explicit calls are tried even while the circuit is open (an operator wants a real answer),
+  // and their success closes it; the auto-block feed follows the circuit like requests do.
   middleware.block = async (ip, durationMs = blockMs, reason = 'manual') => {
     if (!isPositiveInteger(durationMs))
       fail('block durationMs', 'a positive integer of milliseconds', durationMs);
-    await withTimeout(store.block(keyFor(ip), durationMs, reason), storeTimeoutMs);
+    const key = keyFor(ip);
+    await call(() => store.block(key, durationMs, reason), true);
   };
-  middleware.unblock = async (ip) => withTimeout(store.unblock(keyFor(ip)), storeTimeoutMs);
-  middleware.isBlocked = async (ip) => withTimeout(store.blocked(keyFor(ip)), storeTimeoutMs);
+  middleware.unblock = async (ip) => {
+    const key = keyFor(ip);
+    return call(() => store.unblock(key), true);
+  };
+  middleware.isBlocked = async (ip) => {
+    const key = keyFor(ip);
+    return call(() => store.blocked(key), true);
+  };
   middleware.recordLimitHit = async (ip) => {
     if (!autoEnabled) return;
     const key = keyFor(ip);
-    const count = await withTimeout(store.hit(key, hitWindowMs), storeTimeoutMs);
+    const count = await call(() => store.hit(key, hitWindowMs));
     if (count < hits) return;
-    await withTimeout(store.block(key, blockMs, 'auto-block'), storeTimeoutMs);
+    await call(() => store.block(key, blockMs, 'auto-block'));
     emitSecurityEvent(logger, 'ip_auto_blocked', {
       ip,
       key,

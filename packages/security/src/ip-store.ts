@@ -1,3 +1,4 @@
+import { guardErrors } from './connection.js';
 import { describeValue } from './edge.js';
 import type { RedisCommandClient } from './types.js';
 
@@ -79,7 +80,9 @@ const HIT_SCRIPT =
 
 /**
  * Blocks and hit counts in Redis, so all instances agree. `client` is anything with
- * `sendCommand(args: string[])` (node-redis v4+ as is). Keys expire on their own (PX).
+ * `sendCommand(args: string[])` (node-redis v4+ as is). Keys expire on their own (PX). Timeouts
+ * and the circuit breaker are `ipFilter`'s (`storeTimeoutMs`, `storeFailureThreshold`,
+ * `storeCooldownMs`); `close()` only removes the `'error'` listener this store may have added.
  */
 export function redisIpStore(
   client: RedisCommandClient,
@@ -96,7 +99,14 @@ export function redisIpStore(
     );
   const blockKey = (key: string) => `${prefix}block:${key}`;
   const hitKey = (key: string) => `${prefix}hits:${key}`;
+  // A node-redis client without an 'error' listener would crash the process when its connection
+  // drops; ipFilter reports outages itself. close() removes the listener (never the client).
+  let release = guardErrors(client);
   return {
+    close() {
+      release?.();
+      release = undefined;
+    },
     async block(key, durationMs, reason) {
       const until = Date.now() + durationMs;
       await client.sendCommand([

@@ -9,6 +9,8 @@ import expressRateLimit, {
   type Store,
 } from 'express-rate-limit';
 import { type RedisReply, RedisStore } from 'rate-limit-redis';
+import { type Circuit, CircuitOpenError, createCircuit } from './circuit.js';
+import { guardErrors } from './connection.js';
 import {
   clientAddress,
   counterIn,
@@ -48,13 +50,25 @@ export interface RateLimitOptions {
   /** `'memory'` (one process) or a shared store such as `redisRateLimitStore(client)`. @default 'memory' */
   readonly store?: 'memory' | RateLimitStore;
   /**
-   * When the store fails or does not answer within `storeTimeoutMs`: `'allow'` lets the request
-   * through (fail open), `'deny'` answers 503 (fail closed).
+   * When the store fails or does not answer within `storeTimeoutMs`, and while its circuit is
+   * open: `'allow'` lets the request through (fail open), `'deny'` answers 503 (fail closed).
    * @default 'allow' (with warning SHIPSHAPE_SECURITY_STORE_ERROR_POLICY in production)
    */
   readonly onStoreError?: 'allow' | 'deny';
-  /** How long a store call may take before it counts as failed. @default 1000 */
+  /**
+   * How long a call to a shared store may take before it counts as failed. A healthy Redis on a
+   * LAN answers in well under a millisecond; node-redis never times out a command it has written.
+   * @default 100
+   */
   readonly storeTimeoutMs?: number;
+  /**
+   * Consecutive store failures that open the circuit: the store is then not called (requests
+   * follow `onStoreError` at once) until one probe after `storeCooldownMs` succeeds.
+   * @default 3
+   */
+  readonly storeFailureThreshold?: number;
+  /** Milliseconds the circuit stays open before one probe call. @default 2000 */
+  readonly storeCooldownMs?: number;
   /** IPv6 prefix length one client key covers (`false`: the full address). @default 56 */
   readonly ipv6Subnet?: number | false;
   /** Custom client key (e.g. an API key); fall back to `ipKeyGenerator(req.ip)`. @default client IP (IPv6 masked) */
@@ -84,6 +98,8 @@ const knownOptions: { readonly [K in keyof Required<RateLimitOptions>]: true } =
   store: true,
   onStoreError: true,
   storeTimeoutMs: true,
+  storeFailureThreshold: true,
+  storeCooldownMs: true,
   ipv6Subnet: true,
   keyGenerator: true,
   probePaths: true,
@@ -115,27 +131,11 @@ class StoreUnavailableError extends Error {
   }
 }
 
-function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`store did not answer within ${ms} ms`)), ms);
-    timer.unref();
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}
-
 /**
- * Wraps a store so failures and slow answers become one recognisable error, and re-runs `init`
- * after a failure (rate-limit-redis keeps a rejected script-load promise forever otherwise, so
- * a limiter started while Redis was down would never recover).
+ * Wraps a shared store in a circuit breaker (timeout per call, fail fast while open, one probe per
+ * cool-down), turns every failure into one recognisable error, and re-runs `init` after a failure
+ * within the same time budget (rate-limit-redis keeps a rejected or never-answered script-load
+ * promise forever otherwise, so a limiter started while Redis was down would never recover).
  */
 class GuardedStore implements Store {
   readonly localKeys?: boolean;
@@ -145,7 +145,7 @@ class GuardedStore implements Store {
 
   constructor(
     readonly inner: Store,
-    private readonly timeoutMs: number,
+    readonly circuit: Circuit,
   ) {
     if (inner.localKeys !== undefined) this.localKeys = inner.localKeys;
     if (inner.prefix !== undefined) this.prefix = inner.prefix;
@@ -167,13 +167,15 @@ class GuardedStore implements Store {
 
   private async call<T>(fn: () => T | Promise<T>): Promise<T> {
     try {
-      if (this.needsInit && this.inner.init && this.initOptions) {
-        await withTimeout(Promise.resolve(this.inner.init(this.initOptions)), this.timeoutMs);
-        this.needsInit = false;
-      }
-      return await withTimeout(Promise.resolve(fn()), this.timeoutMs);
+      return await this.circuit.run(async () => {
+        if (this.needsInit && this.inner.init && this.initOptions) {
+          await this.inner.init(this.initOptions);
+          this.needsInit = false;
+        }
+        return fn();
+      });
     } catch (error) {
-      if (this.inner.init) this.needsInit = true;
+      if (this.inner.init && !(error instanceof CircuitOpenError)) this.needsInit = true;
       throw new StoreUnavailableError(error);
     }
   }
@@ -218,10 +220,18 @@ export function redisRateLimitStore(
     throw new Error(
       `@shipshape/security: redisRateLimitStore "prefix" must be a string, got ${describeValue(prefix)}`,
     );
-  return new RedisStore({
+  const store: RateLimitStore = new RedisStore({
     prefix,
     sendCommand: (...args: string[]) => client.sendCommand(args) as Promise<RedisReply>,
   });
+  // A node-redis client without an 'error' listener would crash the process when its connection
+  // drops; the limiter reports outages itself. shutdown() removes the listener (never the client).
+  let release = guardErrors(client);
+  store.shutdown = () => {
+    release?.();
+    release = undefined;
+  };
+  return store;
 }
 
 function isStore(value: unknown): value is Store {
@@ -252,9 +262,15 @@ function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
   const name = options.name ?? 'default';
   if (typeof name !== 'string' || !/^[\w.-]{1,64}$/.test(name))
     fail('name', 'letters, digits, "_", "." or "-" (1-64 characters)', name);
-  const storeTimeoutMs = options.storeTimeoutMs ?? 1000;
+  const storeTimeoutMs = options.storeTimeoutMs ?? 100;
   if (!isPositiveInteger(storeTimeoutMs))
-    fail('storeTimeoutMs', 'a positive integer', storeTimeoutMs);
+    fail('storeTimeoutMs', 'a positive integer of milliseconds', storeTimeoutMs);
+  const storeFailureThreshold = options.storeFailureThreshold ?? 3;
+  if (!isPositiveInteger(storeFailureThreshold))
+    fail('storeFailureThreshold', 'a positive integer', storeFailureThreshold);
+  const storeCooldownMs = options.storeCooldownMs ?? 2000;
+  if (!isPositiveInteger(storeCooldownMs))
+    fail('storeCooldownMs', 'a positive integer of milliseconds', storeCooldownMs);
   const ipv6Subnet = options.ipv6Subnet ?? 56;
   if (ipv6Subnet !== false && (!Number.isInteger(ipv6Subnet) || ipv6Subnet < 1 || ipv6Subnet > 128))
     fail('ipv6Subnet', 'an integer from 1 to 128, or false', ipv6Subnet);
@@ -309,8 +325,33 @@ function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
   );
   // The in-process store answers synchronously and cannot hang or lose a connection, so it is not
   // wrapped: the guard costs a promise and a timer per request.
+  const circuit =
+    storeOption === 'memory'
+      ? undefined
+      : createCircuit(
+          {
+            label: `rateLimit "${name}" store`,
+            timeoutMs: storeTimeoutMs,
+            failureThreshold: storeFailureThreshold,
+            cooldownMs: storeCooldownMs,
+          },
+          {
+            onClose() {
+              logger?.info(
+                `@shipshape/security: rateLimit "${name}" store is back; limiting again`,
+                {
+                  limiter: name,
+                },
+              );
+              // The next outage is news again.
+              warner.rearm('SHIPSHAPE_SECURITY_STORE_ERROR');
+            },
+          },
+        );
   const store: Store =
-    storeOption === 'memory' ? new MemoryStore() : new GuardedStore(storeOption, storeTimeoutMs);
+    storeOption === 'memory' || circuit === undefined
+      ? new MemoryStore()
+      : new GuardedStore(storeOption, circuit);
   const userKey = options.keyGenerator;
   const skipUser = options.skip;
   const sink = options.ipFilter;
@@ -373,6 +414,29 @@ function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
     },
   });
 
+  const storeFailed = (req: Request, res: Response, next: NextFunction, cause: unknown) => {
+    storeErrors?.inc({ limiter: name, policy });
+    warner.warn(
+      'SHIPSHAPE_SECURITY_STORE_ERROR',
+      `rateLimit "${name}" store failed (${cause instanceof Error ? cause.message : String(cause)}); requests are ${policy === 'allow' ? 'allowed without limiting' : 'refused with 503'} until it recovers (after ${storeFailureThreshold} failures in a row the store is not called for ${storeCooldownMs} ms at a time)`,
+      { limiter: name, policy },
+    );
+    if (policy === 'allow') {
+      next();
+      return;
+    }
+    sendProblem(
+      req,
+      res,
+      new SecurityError({
+        status: 503,
+        code: 'RATE_LIMIT_STORE_UNAVAILABLE',
+        detail: 'The rate limiter cannot reach its store; try again shortly.',
+        headers: { 'Retry-After': String(Math.max(1, Math.ceil(storeCooldownMs / 1000))) },
+      }),
+    );
+  };
+
   const middleware = function rateLimitMiddleware(
     req: Request,
     res: Response,
@@ -388,28 +452,15 @@ function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
       sendProblem(req, res, proxyError);
       return;
     }
+    // Circuit open: answer by the policy at once, without a store call, promise or timer.
+    const refused = circuit?.refuse();
+    if (refused) {
+      storeFailed(req, res, next, refused);
+      return;
+    }
     erl(req, res, (err?: unknown) => {
       if (err instanceof StoreUnavailableError) {
-        storeErrors?.inc({ limiter: name, policy });
-        warner.warn(
-          'SHIPSHAPE_SECURITY_STORE_ERROR',
-          `rateLimit "${name}" store failed (${(err.cause as Error | undefined)?.message ?? 'unknown error'}); requests are ${policy === 'allow' ? 'allowed without limiting' : 'refused with 503'} until it recovers`,
-          { limiter: name, policy },
-        );
-        if (policy === 'allow') {
-          next();
-          return;
-        }
-        sendProblem(
-          req,
-          res,
-          new SecurityError({
-            status: 503,
-            code: 'RATE_LIMIT_STORE_UNAVAILABLE',
-            detail: 'The rate limiter cannot reach its store; try again shortly.',
-            headers: { 'Retry-After': '1' },
-          }),
-        );
+        storeFailed(req, res, next, err.cause);
         return;
       }
       if (err !== undefined) next(err);

@@ -23,6 +23,8 @@ export interface Warner {
   warn(code: SecurityWarningCode, message: string, meta?: Record<string, unknown>): boolean;
   /** Whether `code` is switched on. */
   enabled(code: SecurityWarningCode): boolean;
+  /** Lets `code` be logged once more (e.g. the next outage after a recovery). */
+  rearm(code: SecurityWarningCode): void;
 }
 
 /**
@@ -42,6 +44,9 @@ export function createWarner(
   };
   return {
     enabled,
+    rearm(code) {
+      seen.delete(code);
+    },
     warn(code, message, meta) {
       if (!enabled(code) || seen.has(code)) return false;
       seen.add(code);

@@ -266,12 +266,14 @@ describe.skipIf(!redisUp)(
         store,
         onStoreError: 'allow',
         storeTimeoutMs: 300,
+        storeCooldownMs: 200,
         warnings: false,
       });
       const deny = filteredApp(express, {
         store,
         onStoreError: 'deny',
         storeTimeoutMs: 300,
+        storeCooldownMs: 200,
         warnings: false,
       });
       const sa = await listen(allow.app);
@@ -291,9 +293,17 @@ describe.skipIf(!redisUp)(
           await new Promise((r) => setTimeout(r, 50));
         expect(client.isReady).toBe(true);
         // redis-server restarted without persistence: earlier blocks are gone, new ones apply.
-        expect((await from(sd.url, '198.51.100.200')).status).toBe(200);
+        // An explicit block() is tried even while a circuit is still open, and closes it.
         await deny.filter.block('198.51.100.200', 60_000);
-        expect((await from(sa.url, '198.51.100.200')).status).toBe(403);
+        expect((await from(sd.url, '198.51.100.200')).status).toBe(403);
+        await deny.filter.unblock('198.51.100.200');
+        expect((await from(sd.url, '198.51.100.200')).status).toBe(200);
+        // The other filter's circuit closes with its next probe (cool-down 200 ms here).
+        await allow.filter.block('198.51.100.203', 60_000);
+        await vi.waitFor(
+          async () => expect((await from(sa.url, '198.51.100.203')).status).toBe(403),
+          { timeout: 5000, interval: 50 },
+        );
       } finally {
         await sa.close();
         await sd.close();
