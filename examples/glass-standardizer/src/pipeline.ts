@@ -459,503 +459,518 @@ async function run(
   }
 
   const iterator = reader.records[Symbol.asyncIterator]();
-  let headerRecord: SourceRecord | undefined;
-  const lookahead: SourceRecord[] = [];
-  let exhausted = false;
+  // Early returns leave the reader mid-file: close it (the XLSX reader holds the file open).
   try {
-    const first = await iterator.next();
-    if (first.done) throw new InputError('EMPTY_FILE', 'file is empty: no header row and no data');
-    headerRecord = first.value;
-    if (headerRecord.cells.length > config.maxColumns) {
-      throw new InputError(
-        'TOO_MANY_COLUMNS',
-        `header has ${headerRecord.cells.length} columns; at most ${config.maxColumns} are accepted`,
-        headerRecord.row,
-      );
-    }
-    while (lookahead.length < config.lookaheadRows) {
-      const next = await iterator.next();
-      if (next.done) {
-        exhausted = true;
-        break;
+    let headerRecord: SourceRecord | undefined;
+    const lookahead: SourceRecord[] = [];
+    let exhausted = false;
+    try {
+      const first = await iterator.next();
+      if (first.done)
+        throw new InputError('EMPTY_FILE', 'file is empty: no header row and no data');
+      headerRecord = first.value;
+      if (headerRecord.cells.length > config.maxColumns) {
+        throw new InputError(
+          'TOO_MANY_COLUMNS',
+          `header has ${headerRecord.cells.length} columns; at most ${config.maxColumns} are accepted`,
+          headerRecord.row,
+        );
       }
-      lookahead.push(next.value);
+      while (lookahead.length < config.lookaheadRows) {
+        const next = await iterator.next();
+        if (next.done) {
+          exhausted = true;
+          break;
+        }
+        lookahead.push(next.value);
+      }
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      fileError(err);
+      for (const n of reader.notices)
+        q.add(0, n.severity, n.code, n.message, undefined, n.values?.[0]);
+      return finishEmpty(q, counts, []);
     }
-  } catch (err) {
-    if (!(err instanceof InputError)) throw err;
-    fileError(err);
     for (const n of reader.notices)
       q.add(0, n.severity, n.code, n.message, undefined, n.values?.[0]);
-    return finishEmpty(q, counts, []);
-  }
-  for (const n of reader.notices) q.add(0, n.severity, n.code, n.message, undefined, n.values?.[0]);
-  const noticesSeen = reader.notices.length;
+    const noticesSeen = reader.notices.length;
 
-  const headerCells = headerRecord.cells.map((c) => c.trim());
-  const headers = resolveHeaders(headerCells, headerIndex);
-  for (const h of headers.unmapped)
-    q.add(2, 'INFO', 'UNMAPPED_HEADERS', RULE_MESSAGES[2], undefined, h);
-  const missing = REQUIRED_COLUMNS.filter((c) => headers.canonical[c] === undefined);
-  for (const m of missing) {
-    q.add(1, 'ERROR', 'REQUIRED_COLUMNS', `required column missing: ${missing.join(', ')}`, 1, m);
-  }
-  if (headers.antibiotics.size === 0) {
-    q.add(1, 'ERROR', 'REQUIRED_COLUMNS', 'no antibiotic column recognised', 1, '(antibiotics)');
-  }
-  const antibioticCodes = [...headers.antibiotics.keys()].sort();
-  if (lookahead.length === 0) {
-    q.add(0, 'ERROR', 'HEADER_ONLY', 'file has a header row but no data rows', headerRecord.row);
-  }
-  if (q.count('REQUIRED_COLUMNS') > 0 || lookahead.length === 0) {
-    return finishEmpty(q, counts, antibioticCodes);
-  }
-
-  const plan = planColumns(lookahead, headers, declared, results, q, headerCells);
-  const col = headers.canonical;
-  const cell = (cells: readonly string[], name: Canonical): string => {
-    const index = col[name];
-    return index === undefined ? '' : (cells[index] ?? '').trim();
-  };
-  const placeholders = new Set(tables.placeholderPatientIds.map((p) => p.toLowerCase()));
-  const seenRows = new HashSet53();
-  const sample = new SampleAggregator();
-  const glassSpecimens = new Set(tables.panels.flatMap((p) => p.specimens));
-  const filled: Record<CompletenessField, number> = {
-    patient_id: 0,
-    date: 0,
-    specimen: 0,
-    organism: 0,
-    sex: 0,
-    age: 0,
-    origin: 0,
-    results: 0,
-  };
-  let resultCells = 0;
-  let unreadableCells = 0;
-  let batch: IsolateRecord[] = [];
-  let isolateId = 0;
-  let lastProgressAt = 0;
-  const contradicted = new Set<string>();
-  const day = new DayCache();
-  const headerWidth = headerCells.length;
-  // Pure per-cell conversions, memoised for this file: the same few values repeat on every row.
-  const classify = memoise((raw) => classifyResult(raw, results));
-  // Per date column: a cell's text → the order evidence it gives and its day number.
-  const dateReader = (name: DateColumn) => {
-    const order = plan.dates[name]?.order ?? 'DMY';
-    return memoise((raw) => {
-      const shape = dateShape(raw);
-      return { evidence: slashEvidence(shape), days: shapeToDays(shape, order), order };
-    });
-  };
-  const readDate = {
-    specimen_date: dateReader('specimen_date'),
-    admission_date: dateReader('admission_date'),
-    date_of_birth: dateReader('date_of_birth'),
-  };
-  const normalised = memoise(normaliseValue);
-  const specimenOf = memoise((raw) => mapSpecimen(raw, tables));
-  const organismOf = memoise((raw) => mapOrganism(raw, tables));
-  // One slot per antibiotic of the file; a row's results are kept by slot for the RIS.
-  const slots = [...headers.antibiotics];
-  const slotOf = new Map(slots.map(([code], s) => [code, s]));
-  const rowResults: (ResultCode | undefined)[] = slots.map(() => undefined);
-  const encodeResults = resultsEncoder(slots.map(([code]) => code));
-  const ris = new RisAggregator(panels, request);
-  const candidates = new RisCandidates(ris, tables.panels);
-  // Per stratum: the slot of each panel antibiotic (-1 when the file has no such column).
-  const panelSlots: number[][] = [];
-  const slotsOfStratum = (stratum: number): number[] => {
-    let found = panelSlots[stratum];
-    if (!found) {
-      found = ris.antibiotics(stratum).map((code) => slotOf.get(code) ?? -1);
-      panelSlots[stratum] = found;
+    const headerCells = headerRecord.cells.map((c) => c.trim());
+    const headers = resolveHeaders(headerCells, headerIndex);
+    for (const h of headers.unmapped)
+      q.add(2, 'INFO', 'UNMAPPED_HEADERS', RULE_MESSAGES[2], undefined, h);
+    const missing = REQUIRED_COLUMNS.filter((c) => headers.canonical[c] === undefined);
+    for (const m of missing) {
+      q.add(1, 'ERROR', 'REQUIRED_COLUMNS', `required column missing: ${missing.join(', ')}`, 1, m);
     }
-    return found;
-  };
-
-  const parseDate = (
-    cells: readonly string[],
-    name: DateColumn,
-    row: number,
-  ): { days: number | undefined; raw: string } => {
-    const raw = cell(cells, name);
-    const { evidence, days, order } = readDate[name](raw);
-    if (
-      (evidence === 'DMY' || evidence === 'MDY') &&
-      evidence !== order &&
-      !contradicted.has(name)
-    ) {
-      contradicted.add(name);
-      q.add(
-        3,
-        'WARN',
-        'DATE_ORDER_CONTRADICTED',
-        `the ${name} column was read as ${order} from the first ${config.lookaheadRows} rows, but a later row is only valid as ${evidence}`,
-        row,
-        raw,
-      );
+    if (headers.antibiotics.size === 0) {
+      q.add(1, 'ERROR', 'REQUIRED_COLUMNS', 'no antibiotic column recognised', 1, '(antibiotics)');
     }
-    return { days, raw };
-  };
+    const antibioticCodes = [...headers.antibiotics.keys()].sort();
+    if (lookahead.length === 0) {
+      q.add(0, 'ERROR', 'HEADER_ONLY', 'file has a header row but no data rows', headerRecord.row);
+    }
+    if (q.count('REQUIRED_COLUMNS') > 0 || lookahead.length === 0) {
+      return finishEmpty(q, counts, antibioticCodes);
+    }
 
-  const flush = async (force = false) => {
-    if (batch.length === 0 || (!force && batch.length < config.batchSize)) return;
-    const items = batch;
-    batch = [];
-    await storage.insertIsolates(dataset.id, items);
-    checkAbort();
-    const now = Date.now();
-    if (now - lastProgressAt > 500) {
-      lastProgressAt = now;
-      const progress =
-        totalBytes > 0 ? Math.min(89, Math.floor((reader.bytesRead() / totalBytes) * 90)) : 0;
-      hooks.onProgress?.({
-        datasetId: dataset.id,
-        progress,
-        rowsRead: counts.rowsRead,
-        phase: 'reading',
+    const plan = planColumns(lookahead, headers, declared, results, q, headerCells);
+    const col = headers.canonical;
+    const cell = (cells: readonly string[], name: Canonical): string => {
+      const index = col[name];
+      return index === undefined ? '' : (cells[index] ?? '').trim();
+    };
+    const placeholders = new Set(tables.placeholderPatientIds.map((p) => p.toLowerCase()));
+    const seenRows = new HashSet53();
+    const sample = new SampleAggregator();
+    const glassSpecimens = new Set(tables.panels.flatMap((p) => p.specimens));
+    const filled: Record<CompletenessField, number> = {
+      patient_id: 0,
+      date: 0,
+      specimen: 0,
+      organism: 0,
+      sex: 0,
+      age: 0,
+      origin: 0,
+      results: 0,
+    };
+    let resultCells = 0;
+    let unreadableCells = 0;
+    let batch: IsolateRecord[] = [];
+    let isolateId = 0;
+    let lastProgressAt = 0;
+    const contradicted = new Set<string>();
+    const day = new DayCache();
+    const headerWidth = headerCells.length;
+    // Pure per-cell conversions, memoised for this file: the same few values repeat on every row.
+    const classify = memoise((raw) => classifyResult(raw, results));
+    // Per date column: a cell's text → the order evidence it gives and its day number.
+    const dateReader = (name: DateColumn) => {
+      const order = plan.dates[name]?.order ?? 'DMY';
+      return memoise((raw) => {
+        const shape = dateShape(raw);
+        return { evidence: slashEvidence(shape), days: shapeToDays(shape, order), order };
       });
-      await storage.updateDataset(dataset.id, { progress });
-    }
-  };
+    };
+    const readDate = {
+      specimen_date: dateReader('specimen_date'),
+      admission_date: dateReader('admission_date'),
+      date_of_birth: dateReader('date_of_birth'),
+    };
+    const normalised = memoise(normaliseValue);
+    const specimenOf = memoise((raw) => mapSpecimen(raw, tables));
+    const organismOf = memoise((raw) => mapOrganism(raw, tables));
+    // One slot per antibiotic of the file; a row's results are kept by slot for the RIS.
+    const slots = [...headers.antibiotics];
+    const slotOf = new Map(slots.map(([code], s) => [code, s]));
+    const rowResults: (ResultCode | undefined)[] = slots.map(() => undefined);
+    const encodeResults = resultsEncoder(slots.map(([code]) => code));
+    const ris = new RisAggregator(panels, request);
+    const candidates = new RisCandidates(ris, tables.panels);
+    // Per stratum: the slot of each panel antibiotic (-1 when the file has no such column).
+    const panelSlots: number[][] = [];
+    const slotsOfStratum = (stratum: number): number[] => {
+      let found = panelSlots[stratum];
+      if (!found) {
+        found = ris.antibiotics(stratum).map((code) => slotOf.get(code) ?? -1);
+        panelSlots[stratum] = found;
+      }
+      return found;
+    };
 
-  const handleRow = (record: SourceRecord): IsolateRecord | undefined => {
-    const { cells, row } = record;
-    counts.rowsRead++;
-    if (cells.every((c) => c.trim() === '')) {
-      counts.skippedRows++;
-      return undefined;
-    }
-    for (let i = 0; i < cells.length; i++) {
-      if ((cells[i] as string).length > config.maxCellChars) {
+    const parseDate = (
+      cells: readonly string[],
+      name: DateColumn,
+      row: number,
+    ): { days: number | undefined; raw: string } => {
+      const raw = cell(cells, name);
+      const { evidence, days, order } = readDate[name](raw);
+      if (
+        (evidence === 'DMY' || evidence === 'MDY') &&
+        evidence !== order &&
+        !contradicted.has(name)
+      ) {
+        contradicted.add(name);
         q.add(
-          0,
-          'ERROR',
-          'CELL_TOO_LARGE',
-          `cell longer than ${config.maxCellChars} characters; row skipped`,
+          3,
+          'WARN',
+          'DATE_ORDER_CONTRADICTED',
+          `the ${name} column was read as ${order} from the first ${config.lookaheadRows} rows, but a later row is only valid as ${evidence}`,
           row,
-          `${headerCells[i] ?? `column ${i + 1}`}: ${(cells[i] as string).length} characters`,
+          raw,
         );
+      }
+      return { days, raw };
+    };
+
+    const flush = async (force = false) => {
+      if (batch.length === 0 || (!force && batch.length < config.batchSize)) return;
+      const items = batch;
+      batch = [];
+      await storage.insertIsolates(dataset.id, items);
+      checkAbort();
+      const now = Date.now();
+      if (now - lastProgressAt > 500) {
+        lastProgressAt = now;
+        const progress =
+          totalBytes > 0 ? Math.min(89, Math.floor((reader.bytesRead() / totalBytes) * 90)) : 0;
+        hooks.onProgress?.({
+          datasetId: dataset.id,
+          progress,
+          rowsRead: counts.rowsRead,
+          phase: 'reading',
+        });
+        await storage.updateDataset(dataset.id, { progress });
+      }
+    };
+
+    const handleRow = (record: SourceRecord): IsolateRecord | undefined => {
+      const { cells, row } = record;
+      counts.rowsRead++;
+      if (cells.every((c) => c.trim() === '')) {
         counts.skippedRows++;
         return undefined;
       }
-    }
-    if (cells.length !== headerWidth) {
-      q.add(
-        0,
-        'WARN',
-        'COLUMN_COUNT',
-        `row has a different number of cells than the header (${headerWidth})`,
-        row,
-        String(cells.length),
-      );
-    }
-    const rowHash = hash53(cells.join('\u0001'));
-    if (!seenRows.add(rowHash)) {
-      counts.duplicateRows++;
-      q.add(9, 'INFO', 'DUPLICATE_ROWS', 'exact duplicate rows removed', row);
-      return undefined;
-    }
-
-    const patientId = cell(cells, 'patient_id');
-    const placeholder = placeholders.has(patientId.toLowerCase());
-    if (placeholder)
-      q.add(5, 'WARN', 'PATIENT_PLACEHOLDER', 'placeholder patient id', row, patientId);
-    if (patientId !== '' && !placeholder) filled.patient_id++;
-
-    const spec = parseDate(cells, 'specimen_date', row);
-    let dateDays: number | null = null;
-    if (spec.days === undefined) {
-      q.add(3, 'ERROR', 'DATE_INVALID', 'specimen_date missing or unreadable', row, spec.raw);
-    } else if (spec.days > config.nowDays) {
-      q.add(3, 'ERROR', 'DATE_FUTURE', 'specimen_date in the future', row, spec.raw);
-    } else if (day.year(spec.days) < 1990) {
-      q.add(3, 'ERROR', 'DATE_BEFORE_1990', 'specimen_date before 1990', row, spec.raw);
-    } else {
-      dateDays = spec.days;
-      filled.date++;
-    }
-
-    const sexRaw = normalised(cell(cells, 'sex'));
-    const sex = tables.sexValues[sexRaw] ?? 'UNK';
-    if (sex !== 'UNK') filled.sex++;
-    else if (sexRaw !== '')
-      q.add(5, 'WARN', 'SEX_INVALID', 'sex is neither M nor F', row, cell(cells, 'sex'));
-
-    let ageYears: number | null = null;
-    if (col.age !== undefined) {
-      const ageRaw = cell(cells, 'age');
-      const age = parseAge(ageRaw);
-      if (age.ok && age.years <= 120) ageYears = age.years;
-      else if (ageRaw !== '')
-        q.add(5, 'WARN', 'AGE_INVALID', 'age unreadable or outside 0–120', row, ageRaw);
-    } else if (col.date_of_birth !== undefined) {
-      const dob = parseDate(cells, 'date_of_birth', row);
-      if (dob.days !== undefined && dateDays !== null) {
-        const years = Math.floor((dateDays - dob.days) / 365.25);
-        if (years >= 0 && years <= 120) ageYears = years;
-        else q.add(5, 'WARN', 'AGE_INVALID', 'age unreadable or outside 0–120', row, dob.raw);
-      } else if (dob.raw !== '') {
-        q.add(5, 'WARN', 'AGE_INVALID', 'age unreadable or outside 0–120', row, dob.raw);
-      }
-    }
-    if (ageYears !== null) filled.age++;
-
-    let origin: 'CO' | 'HO' | 'UNK' = 'UNK';
-    const originRaw = normalised(cell(cells, 'origin'));
-    if (originRaw !== '') origin = tables.originValues[originRaw] ?? 'UNK';
-    if (col.admission_date !== undefined) {
-      const adm = parseDate(cells, 'admission_date', row);
-      if (adm.days !== undefined && dateDays !== null) {
-        if (adm.days > dateDays) {
+      for (let i = 0; i < cells.length; i++) {
+        if ((cells[i] as string).length > config.maxCellChars) {
           q.add(
-            4,
-            'WARN',
-            'ADMISSION_AFTER_SPECIMEN',
-            RULE_MESSAGES[4],
+            0,
+            'ERROR',
+            'CELL_TOO_LARGE',
+            `cell longer than ${config.maxCellChars} characters; row skipped`,
             row,
-            `${adm.raw} > ${spec.raw}`,
+            `${headerCells[i] ?? `column ${i + 1}`}: ${(cells[i] as string).length} characters`,
           );
-        } else if (originRaw === '') {
-          origin = dateDays - adm.days > config.originHospitalDays ? 'HO' : 'CO';
+          counts.skippedRows++;
+          return undefined;
         }
       }
-    }
-    if (origin !== 'UNK') filled.origin++;
+      if (cells.length !== headerWidth) {
+        q.add(
+          0,
+          'WARN',
+          'COLUMN_COUNT',
+          `row has a different number of cells than the header (${headerWidth})`,
+          row,
+          String(cells.length),
+        );
+      }
+      const rowHash = hash53(cells.join('\u0001'));
+      if (!seenRows.add(rowHash)) {
+        counts.duplicateRows++;
+        q.add(9, 'INFO', 'DUPLICATE_ROWS', 'exact duplicate rows removed', row);
+        return undefined;
+      }
 
-    const specimenRaw = cell(cells, 'specimen_type');
-    const specimen = specimenOf(specimenRaw);
-    if (specimenRaw !== '') filled.specimen++;
-    const organismRaw = cell(cells, 'organism');
-    const organism = organismOf(organismRaw);
-    if (organism.kind !== 'empty') filled.organism++;
-    const group = ageGroup(ageYears, tables);
-    if (dateDays !== null && day.year(dateDays) === dataset.year && glassSpecimens.has(specimen)) {
-      const key = patientId === '' || placeholder ? `row:${row}` : `p:${patientId}`;
-      sample.add(specimen, sex, origin, group, key);
-    }
-    if (organism.kind === 'no_growth') {
-      counts.noGrowthRows++;
-      return undefined;
-    }
-    if (organism.kind === 'unknown') {
-      q.add(6, 'WARN', 'ORGANISM_UNKNOWN', RULE_MESSAGES[6], row, organismRaw);
-    }
-    const pathogen = organism.kind === 'pathogen' ? organism.code : PATHOGEN_OTHER;
+      const patientId = cell(cells, 'patient_id');
+      const placeholder = placeholders.has(patientId.toLowerCase());
+      if (placeholder)
+        q.add(5, 'WARN', 'PATIENT_PLACEHOLDER', 'placeholder patient id', row, patientId);
+      if (patientId !== '' && !placeholder) filled.patient_id++;
 
-    let readable = 0;
-    for (let s = 0; s < slots.length; s++) {
-      const [code, indexes] = slots[s] as [string, readonly number[]];
-      let best: ResultCode | undefined;
-      for (const index of indexes) {
-        const raw = cells[index] ?? '';
-        const c = classify(raw);
-        if (c.kind === 'not_tested') continue;
-        resultCells++;
-        const value = resultFromClass(c, plan.digitColumns.has(index));
-        if (value === 'UNREADABLE') {
-          unreadableCells++;
-          q.add(7, 'WARN', 'RESULT_UNREADABLE', RULE_MESSAGES[7], row, raw.trim());
-        }
-        if (value && (best === undefined || RESULT_RANK[value] > RESULT_RANK[best])) best = value;
-        if (plan.digitColumns.has(index) && c.kind !== 'digit' && !contradicted.has(`d${index}`)) {
-          contradicted.add(`d${index}`);
-          q.add(
-            7,
-            'WARN',
-            'DIGIT_CODING_CONTRADICTED',
-            `column read as 1/2/3 = S/I/R from the first ${config.lookaheadRows} rows also holds other values later`,
-            row,
-            headerCells[index] ?? code,
-          );
+      const spec = parseDate(cells, 'specimen_date', row);
+      let dateDays: number | null = null;
+      if (spec.days === undefined) {
+        q.add(3, 'ERROR', 'DATE_INVALID', 'specimen_date missing or unreadable', row, spec.raw);
+      } else if (spec.days > config.nowDays) {
+        q.add(3, 'ERROR', 'DATE_FUTURE', 'specimen_date in the future', row, spec.raw);
+      } else if (day.year(spec.days) < 1990) {
+        q.add(3, 'ERROR', 'DATE_BEFORE_1990', 'specimen_date before 1990', row, spec.raw);
+      } else {
+        dateDays = spec.days;
+        filled.date++;
+      }
+
+      const sexRaw = normalised(cell(cells, 'sex'));
+      const sex = tables.sexValues[sexRaw] ?? 'UNK';
+      if (sex !== 'UNK') filled.sex++;
+      else if (sexRaw !== '')
+        q.add(5, 'WARN', 'SEX_INVALID', 'sex is neither M nor F', row, cell(cells, 'sex'));
+
+      let ageYears: number | null = null;
+      if (col.age !== undefined) {
+        const ageRaw = cell(cells, 'age');
+        const age = parseAge(ageRaw);
+        if (age.ok && age.years <= 120) ageYears = age.years;
+        else if (ageRaw !== '')
+          q.add(5, 'WARN', 'AGE_INVALID', 'age unreadable or outside 0–120', row, ageRaw);
+      } else if (col.date_of_birth !== undefined) {
+        const dob = parseDate(cells, 'date_of_birth', row);
+        if (dob.days !== undefined && dateDays !== null) {
+          const years = Math.floor((dateDays - dob.days) / 365.25);
+          if (years >= 0 && years <= 120) ageYears = years;
+          else q.add(5, 'WARN', 'AGE_INVALID', 'age unreadable or outside 0–120', row, dob.raw);
+        } else if (dob.raw !== '') {
+          q.add(5, 'WARN', 'AGE_INVALID', 'age unreadable or outside 0–120', row, dob.raw);
         }
       }
-      rowResults[s] = best;
-      if (best !== undefined && best !== 'UNREADABLE') readable++;
-    }
-    if (readable === 0) q.add(8, 'WARN', 'NO_RESULTS', RULE_MESSAGES[8], row);
-    else filled.results++;
-    if (
-      pathogen !== PATHOGEN_OTHER &&
-      specimen !== SPECIMEN_OTHER &&
-      !panels.has(`${specimen}|${pathogen}`)
-    ) {
-      q.add(10, 'WARN', 'PANEL_MISMATCH', RULE_MESSAGES[10], row, `${specimen}/${pathogen}`);
-    } else if (pathogen !== PATHOGEN_OTHER && specimen === SPECIMEN_OTHER) {
-      q.add(
-        10,
-        'WARN',
-        'PANEL_MISMATCH',
-        RULE_MESSAGES[10],
-        row,
-        `${specimenRaw || '(empty)'}/${pathogen}`,
-      );
-    }
+      if (ageYears !== null) filled.age++;
 
-    isolateId++;
-    if (dateDays !== null && day.year(dateDays) === dataset.year) {
-      // Whether it counts is known only after the first-isolate pass; keep what the RIS needs.
-      const stratum = ris.stratum(specimen, pathogen, sex, origin, group);
-      if (stratum >= 0) {
-        const panel = slotsOfStratum(stratum);
-        candidates.keep(isolateId, stratum, (a) => {
-          const slot = panel[a] as number;
-          return slot < 0 ? undefined : rowResults[slot];
-        });
+      let origin: 'CO' | 'HO' | 'UNK' = 'UNK';
+      const originRaw = normalised(cell(cells, 'origin'));
+      if (originRaw !== '') origin = tables.originValues[originRaw] ?? 'UNK';
+      if (col.admission_date !== undefined) {
+        const adm = parseDate(cells, 'admission_date', row);
+        if (adm.days !== undefined && dateDays !== null) {
+          if (adm.days > dateDays) {
+            q.add(
+              4,
+              'WARN',
+              'ADMISSION_AFTER_SPECIMEN',
+              RULE_MESSAGES[4],
+              row,
+              `${adm.raw} > ${spec.raw}`,
+            );
+          } else if (originRaw === '') {
+            origin = dateDays - adm.days > config.originHospitalDays ? 'HO' : 'CO';
+          }
+        }
       }
-    }
-    const presumedFirst = dateDays !== null && patientId !== '' && !placeholder;
-    const fields: IsolateFields = {
-      isolateId,
-      sourceRow: row,
-      patientId,
-      specimenDate: dateDays === null ? null : day.iso(dateDays),
-      dateDays,
-      year: dateDays === null ? null : day.year(dateDays),
-      sex,
-      ageYears,
-      ageGroup: group,
-      specimen,
-      organismRaw,
-      pathogen,
-      origin,
-      ward: col.ward === undefined ? null : cell(cells, 'ward'),
-      laboratory: col.laboratory === undefined ? null : cell(cells, 'laboratory'),
-      // Stored as a lone isolate would be (first by both rules when it can be first at all), so
-      // the first-isolate pass rewrites only the isolates of patients with several.
-      firstIsolateGlass: presumedFirst,
-      firstIsolateEpisode: presumedFirst,
+      if (origin !== 'UNK') filled.origin++;
+
+      const specimenRaw = cell(cells, 'specimen_type');
+      const specimen = specimenOf(specimenRaw);
+      if (specimenRaw !== '') filled.specimen++;
+      const organismRaw = cell(cells, 'organism');
+      const organism = organismOf(organismRaw);
+      if (organism.kind !== 'empty') filled.organism++;
+      const group = ageGroup(ageYears, tables);
+      if (
+        dateDays !== null &&
+        day.year(dateDays) === dataset.year &&
+        glassSpecimens.has(specimen)
+      ) {
+        const key = patientId === '' || placeholder ? `row:${row}` : `p:${patientId}`;
+        sample.add(specimen, sex, origin, group, key);
+      }
+      if (organism.kind === 'no_growth') {
+        counts.noGrowthRows++;
+        return undefined;
+      }
+      if (organism.kind === 'unknown') {
+        q.add(6, 'WARN', 'ORGANISM_UNKNOWN', RULE_MESSAGES[6], row, organismRaw);
+      }
+      const pathogen = organism.kind === 'pathogen' ? organism.code : PATHOGEN_OTHER;
+
+      let readable = 0;
+      for (let s = 0; s < slots.length; s++) {
+        const [code, indexes] = slots[s] as [string, readonly number[]];
+        let best: ResultCode | undefined;
+        for (const index of indexes) {
+          const raw = cells[index] ?? '';
+          const c = classify(raw);
+          if (c.kind === 'not_tested') continue;
+          resultCells++;
+          const value = resultFromClass(c, plan.digitColumns.has(index));
+          if (value === 'UNREADABLE') {
+            unreadableCells++;
+            q.add(7, 'WARN', 'RESULT_UNREADABLE', RULE_MESSAGES[7], row, raw.trim());
+          }
+          if (value && (best === undefined || RESULT_RANK[value] > RESULT_RANK[best])) best = value;
+          if (
+            plan.digitColumns.has(index) &&
+            c.kind !== 'digit' &&
+            !contradicted.has(`d${index}`)
+          ) {
+            contradicted.add(`d${index}`);
+            q.add(
+              7,
+              'WARN',
+              'DIGIT_CODING_CONTRADICTED',
+              `column read as 1/2/3 = S/I/R from the first ${config.lookaheadRows} rows also holds other values later`,
+              row,
+              headerCells[index] ?? code,
+            );
+          }
+        }
+        rowResults[s] = best;
+        if (best !== undefined && best !== 'UNREADABLE') readable++;
+      }
+      if (readable === 0) q.add(8, 'WARN', 'NO_RESULTS', RULE_MESSAGES[8], row);
+      else filled.results++;
+      if (
+        pathogen !== PATHOGEN_OTHER &&
+        specimen !== SPECIMEN_OTHER &&
+        !panels.has(`${specimen}|${pathogen}`)
+      ) {
+        q.add(10, 'WARN', 'PANEL_MISMATCH', RULE_MESSAGES[10], row, `${specimen}/${pathogen}`);
+      } else if (pathogen !== PATHOGEN_OTHER && specimen === SPECIMEN_OTHER) {
+        q.add(
+          10,
+          'WARN',
+          'PANEL_MISMATCH',
+          RULE_MESSAGES[10],
+          row,
+          `${specimenRaw || '(empty)'}/${pathogen}`,
+        );
+      }
+
+      isolateId++;
+      if (dateDays !== null && day.year(dateDays) === dataset.year) {
+        // Whether it counts is known only after the first-isolate pass; keep what the RIS needs.
+        const stratum = ris.stratum(specimen, pathogen, sex, origin, group);
+        if (stratum >= 0) {
+          const panel = slotsOfStratum(stratum);
+          candidates.keep(isolateId, stratum, (a) => {
+            const slot = panel[a] as number;
+            return slot < 0 ? undefined : rowResults[slot];
+          });
+        }
+      }
+      const presumedFirst = dateDays !== null && patientId !== '' && !placeholder;
+      const fields: IsolateFields = {
+        isolateId,
+        sourceRow: row,
+        patientId,
+        specimenDate: dateDays === null ? null : day.iso(dateDays),
+        dateDays,
+        year: dateDays === null ? null : day.year(dateDays),
+        sex,
+        ageYears,
+        ageGroup: group,
+        specimen,
+        organismRaw,
+        pathogen,
+        origin,
+        ward: col.ward === undefined ? null : cell(cells, 'ward'),
+        laboratory: col.laboratory === undefined ? null : cell(cells, 'laboratory'),
+        // Stored as a lone isolate would be (first by both rules when it can be first at all), so
+        // the first-isolate pass rewrites only the isolates of patients with several.
+        firstIsolateGlass: presumedFirst,
+        firstIsolateEpisode: presumedFirst,
+      };
+      return encodedIsolate(fields, encodeResults(rowResults));
     };
-    return encodedIsolate(fields, encodeResults(rowResults));
-  };
 
-  try {
-    for (const record of lookahead) {
-      const isolate = handleRow(record);
-      if (isolate) batch.push(isolate);
-      // Awaiting only full batches: an await per row costs a promise and a microtask turn.
-      if (batch.length >= config.batchSize) await flush();
-    }
-    lookahead.length = 0;
-    if (!exhausted) {
-      for (;;) {
-        const next = await iterator.next();
-        if (next.done) break;
-        const isolate = handleRow(next.value);
+    try {
+      for (const record of lookahead) {
+        const isolate = handleRow(record);
         if (isolate) batch.push(isolate);
+        // Awaiting only full batches: an await per row costs a promise and a microtask turn.
         if (batch.length >= config.batchSize) await flush();
       }
+      lookahead.length = 0;
+      if (!exhausted) {
+        for (;;) {
+          const next = await iterator.next();
+          if (next.done) break;
+          const isolate = handleRow(next.value);
+          if (isolate) batch.push(isolate);
+          if (batch.length >= config.batchSize) await flush();
+        }
+      }
+      await flush(true);
+    } catch (err) {
+      if (!(err instanceof InputError)) throw err;
+      fileError(err);
+      await storage.deleteIsolates(dataset.id);
+      return finishEmpty(q, counts, antibioticCodes);
     }
-    await flush(true);
-  } catch (err) {
-    if (!(err instanceof InputError)) throw err;
-    fileError(err);
-    await storage.deleteIsolates(dataset.id);
-    return finishEmpty(q, counts, antibioticCodes);
-  }
-  for (const n of reader.notices.slice(noticesSeen)) {
-    q.add(0, n.severity, n.code, n.message, undefined, n.values?.[0]);
-  }
-  counts.isolates = isolateId;
-  counts.bytesRead = reader.bytesRead();
-  if (unreadableCells > 0) q.setShare('RESULT_UNREADABLE', unreadableCells / resultCells);
-  checkAbort();
-  hooks.onProgress?.({
-    datasetId: dataset.id,
-    progress: 90,
-    rowsRead: counts.rowsRead,
-    phase: 'first-isolates',
-  });
-  await storage.updateDataset(dataset.id, { progress: 90 });
+    for (const n of reader.notices.slice(noticesSeen)) {
+      q.add(0, n.severity, n.code, n.message, undefined, n.values?.[0]);
+    }
+    counts.isolates = isolateId;
+    counts.bytesRead = reader.bytesRead();
+    if (unreadableCells > 0) q.setShare('RESULT_UNREADABLE', unreadableCells / resultCells);
+    checkAbort();
+    hooks.onProgress?.({
+      datasetId: dataset.id,
+      progress: 90,
+      rowsRead: counts.rowsRead,
+      phase: 'first-isolates',
+    });
+    await storage.updateDataset(dataset.id, { progress: 90 });
 
-  // First isolates, in storage order (patient, pathogen, date, row): flat memory. The RIS is
-  // aggregated in the same pass from GLASS-rule first isolates.
-  let outOfYear = 0;
-  const firsts = await markFirstIsolates(
-    storage,
-    dataset.id,
-    config.episodeDays,
-    placeholders,
-    checkAbort,
-    (key) => {
-      if (key.year !== dataset.year) outOfYear++;
-      else candidates.count(key.isolateId);
-    },
-  );
-  if (outOfYear > 0) {
+    // First isolates, in storage order (patient, pathogen, date, row): flat memory. The RIS is
+    // aggregated in the same pass from GLASS-rule first isolates.
+    let outOfYear = 0;
+    const firsts = await markFirstIsolates(
+      storage,
+      dataset.id,
+      config.episodeDays,
+      placeholders,
+      checkAbort,
+      (key) => {
+        if (key.year !== dataset.year) outOfYear++;
+        else candidates.count(key.isolateId);
+      },
+    );
+    if (outOfYear > 0) {
+      q.addCount(
+        10,
+        'WARN',
+        'OUTSIDE_YEAR',
+        `first isolates dated outside ${dataset.year} (excluded from RIS)`,
+        outOfYear,
+      );
+    }
+    counts.firstIsolatesGlass = firsts.glass;
+    counts.firstIsolatesEpisode = firsts.episode;
     q.addCount(
-      10,
-      'WARN',
-      'OUTSIDE_YEAR',
-      `first isolates dated outside ${dataset.year} (excluded from RIS)`,
-      outOfYear,
-    );
-  }
-  counts.firstIsolatesGlass = firsts.glass;
-  counts.firstIsolatesEpisode = firsts.episode;
-  q.addCount(
-    9,
-    'INFO',
-    'NOT_FIRST_ISOLATE',
-    'isolates excluded by the GLASS first-isolate rule',
-    counts.isolates - firsts.glass,
-  );
-  if (firsts.noPatient > 0) {
-    q.setMessage(
+      9,
+      'INFO',
       'NOT_FIRST_ISOLATE',
-      `isolates excluded by the GLASS first-isolate rule (${firsts.noPatient} of them have no usable patient id or specimen date)`,
+      'isolates excluded by the GLASS first-isolate rule',
+      counts.isolates - firsts.glass,
     );
-  }
-  hooks.onProgress?.({
-    datasetId: dataset.id,
-    progress: 95,
-    rowsRead: counts.rowsRead,
-    phase: 'outputs',
-  });
+    if (firsts.noPatient > 0) {
+      q.setMessage(
+        'NOT_FIRST_ISOLATE',
+        `isolates excluded by the GLASS first-isolate rule (${firsts.noPatient} of them have no usable patient id or specimen date)`,
+      );
+    }
+    hooks.onProgress?.({
+      datasetId: dataset.id,
+      progress: 95,
+      rowsRead: counts.rowsRead,
+      phase: 'outputs',
+    });
 
-  const risRows = ris.rows();
-  for (const v of checkRis(risRows, request, panels)) {
-    q.add(v.rule, 'ERROR', RIS_RULE_CODES[v.rule], RULE_MESSAGES[v.rule], v.index + 2, v.value);
-  }
-  const sampleRows = counts.noGrowthRows > 0 ? sample.rows(request) : [];
-  counts.risRows = risRows.length;
-  counts.sampleRows = sampleRows.length;
-  const measured = counts.isolates;
-  const completeness: Record<string, number> = {};
-  for (const field of COMPLETENESS_FIELDS) {
-    completeness[field] = measured === 0 ? 0 : Math.round((filled[field] / measured) * 1000) / 10;
-  }
-  q.addCount(11, 'INFO', 'COMPLETENESS', RULE_MESSAGES[11], 0);
+    const risRows = ris.rows();
+    for (const v of checkRis(risRows, request, panels)) {
+      q.add(v.rule, 'ERROR', RIS_RULE_CODES[v.rule], RULE_MESSAGES[v.rule], v.index + 2, v.value);
+    }
+    const sampleRows = counts.noGrowthRows > 0 ? sample.rows(request) : [];
+    counts.risRows = risRows.length;
+    counts.sampleRows = sampleRows.length;
+    const measured = counts.isolates;
+    const completeness: Record<string, number> = {};
+    for (const field of COMPLETENESS_FIELDS) {
+      completeness[field] = measured === 0 ? 0 : Math.round((filled[field] / measured) * 1000) / 10;
+    }
+    q.addCount(11, 'INFO', 'COMPLETENESS', RULE_MESSAGES[11], 0);
 
-  // The analytics cube, from the final first-isolate flags: one lean pass over the stored
-  // isolates here, so that no analytics request ever scans them (see domain/cube.ts).
-  hooks.onProgress?.({
-    datasetId: dataset.id,
-    progress: 98,
-    rowsRead: counts.rowsRead,
-    phase: 'analytics',
-  });
-  const cube = new CubeBuilder(antibioticCodes);
-  let aggregated = 0;
-  for await (const row of storage.iterateAggregateRows(dataset.id)) {
-    cube.add(row);
-    if (++aggregated % 5000 === 0) checkAbort();
+    // The analytics cube, from the final first-isolate flags: one lean pass over the stored
+    // isolates here, so that no analytics request ever scans them (see domain/cube.ts).
+    hooks.onProgress?.({
+      datasetId: dataset.id,
+      progress: 98,
+      rowsRead: counts.rowsRead,
+      phase: 'analytics',
+    });
+    const cube = new CubeBuilder(antibioticCodes);
+    let aggregated = 0;
+    for await (const row of storage.iterateAggregateRows(dataset.id)) {
+      cube.add(row);
+      if (++aggregated % 5000 === 0) checkAbort();
+    }
+    await storage.saveAnalytics(dataset.id, JSON.stringify(cube.build()));
+    hooks.onProgress?.({
+      datasetId: dataset.id,
+      progress: 100,
+      rowsRead: counts.rowsRead,
+      phase: 'done',
+    });
+    return {
+      counts,
+      quality: q.report(completeness),
+      ris: risRows,
+      sample: sampleRows,
+      antibiotics: antibioticCodes,
+    };
+  } finally {
+    await iterator.return?.();
   }
-  await storage.saveAnalytics(dataset.id, JSON.stringify(cube.build()));
-  hooks.onProgress?.({
-    datasetId: dataset.id,
-    progress: 100,
-    rowsRead: counts.rowsRead,
-    phase: 'done',
-  });
-  return {
-    counts,
-    quality: q.report(completeness),
-    ris: risRows,
-    sample: sampleRows,
-    antibiotics: antibioticCodes,
-  };
 }
 
 function finishEmpty(q: QualityAccumulator, counts: DatasetCounts, antibiotics: string[]): Outcome {

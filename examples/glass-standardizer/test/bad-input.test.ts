@@ -89,10 +89,23 @@ describe('bad input files give precise quality errors, never a crash', () => {
     await expectFileError(d, 'INVALID_UTF8', /invalid UTF-8 after byte/);
   });
 
-  it('UTF-16 is refused with a clear message', async () => {
-    const d = await h.run(
-      file('utf16.csv', Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(HEADER, 'utf16le')])),
-    );
+  it('UTF-16 with a byte-order mark (Excel "Unicode text") is read like its UTF-8 twin', async () => {
+    const text = `${HEADER.replaceAll(',', '\t')}\r\nP1\tF\t30\t2024-03-01\tblood\teco\tS\tR\r\n`;
+    for (const bytes of [
+      Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(text, 'utf16le')]),
+      Buffer.concat([Buffer.from([0xfe, 0xff]), Buffer.from(text, 'utf16le').swap16()]),
+    ]) {
+      const d = await h.run(file('utf16.csv', bytes));
+      const twin = await h.run(file('utf8.csv', text));
+      expect(d.status).toBe('done');
+      expect(d.counts?.isolates).toBe(1);
+      expect(active(d)).toContain('ENCODING_UTF16');
+      expect(d.counts).toEqual({ ...twin.counts, bytesRead: d.counts?.bytesRead });
+    }
+  });
+
+  it('UTF-16 without a byte-order mark is refused with a message that says what it is', async () => {
+    const d = await h.run(file('utf16-nobom.csv', Buffer.from(`${HEADER}\n`, 'utf16le')));
     await expectFileError(d, 'UNSUPPORTED_ENCODING', /UTF-16/);
   });
 

@@ -17,6 +17,7 @@ import Joi from 'joi';
 import { antibiogram, GROUP_BY_VALUES, loadCube, resistance } from '../domain/analytics.js';
 import type { AnalyticsCube } from '../domain/cube.js';
 import { isolatesCsv, risCsv, sampleCsv } from '../io/csv-writer.js';
+import { inspectXlsx } from '../io/zip.js';
 import { isolatesCsvInWorker } from '../processing/exports.js';
 import type { Processor } from '../processing/processor.js';
 import { StorageError } from '../storage/errors.js';
@@ -274,6 +275,17 @@ export function datasetsRouter(options: RoutesOptions): Router {
           dateFormat?: 'DMY' | 'MDY' | 'YMD';
         };
       }>(req).body;
+      // A decompression bomb is refused from the zip's central directory (milliseconds, nothing
+      // inflated) before the dataset exists; uploadGuard then deletes the file.
+      if (file.extension === '.xlsx') {
+        const inspection = await inspectXlsx(file.path);
+        if (!inspection.ok)
+          throw new SecurityError({
+            status: inspection.status,
+            code: inspection.code,
+            detail: inspection.message,
+          });
+      }
       // The row first, then keep(): when the row cannot be written (storage down, disk full),
       // uploadGuard deletes the unkept file as the error is answered — no file without a dataset.
       const dataset = await storage.createDataset({
