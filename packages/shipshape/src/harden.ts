@@ -11,6 +11,7 @@ import {
   ipFilter,
   jsonBody,
   notFound,
+  type RedisCommandClient,
   rateLimit,
   redisIpStore,
   redisRateLimitStore,
@@ -58,6 +59,63 @@ const knownOptions: { readonly [K in keyof Required<HardenOptions>]: true } = {
 };
 
 type Warning = { code: string; message: string };
+
+/** How long `listen()` waits for Redis at startup (connecting, then PING) before going on degraded. */
+const REDIS_START_TIMEOUT_MS = 1000;
+
+/** The connection events `harden()` uses, on clients that emit them (node-redis). */
+interface RedisConnection {
+  on(event: string, listener: (...args: unknown[]) => void): unknown;
+  off?(event: string, listener: (...args: unknown[]) => void): unknown;
+  removeListener?(event: string, listener: (...args: unknown[]) => void): unknown;
+  readonly isOpen?: boolean;
+  readonly isReady?: boolean;
+}
+
+function asConnection(client: unknown): RedisConnection | undefined {
+  return typeof (client as RedisConnection | null)?.on === 'function'
+    ? (client as RedisConnection)
+    : undefined;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message || error.name : String(error);
+}
+
+/**
+ * PING within `ms`. A node-redis client that is still connecting gets that long to become ready
+ * first (its offline queue, or `disableOfflineQueue`, would otherwise decide the answer).
+ */
+async function pingWithin(client: RedisCommandClient, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  const connection = asConnection(client);
+  if (connection?.isOpen === false)
+    throw new Error('the client is not connected; call client.connect() (without awaiting it)');
+  let timer: NodeJS.Timeout | undefined;
+  let onReady: (() => void) | undefined;
+  const expired = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms);
+    timer.unref();
+  });
+  try {
+    if (connection && connection.isReady === false) {
+      await Promise.race([
+        new Promise<void>((resolve) => {
+          onReady = resolve;
+          connection.on('ready', onReady);
+        }),
+        expired,
+      ]);
+    }
+    if (Date.now() >= deadline) throw new Error(`no answer within ${ms} ms`);
+    await Promise.race([client.sendCommand(['PING']), expired]);
+  } finally {
+    clearTimeout(timer);
+    expired.catch(() => undefined);
+    if (onReady)
+      (connection?.off ?? connection?.removeListener)?.call(connection, 'ready', onReady);
+  }
+}
 
 function isLogger(value: unknown): value is Logger {
   return (
@@ -170,6 +228,41 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
 
   if (options.trustProxy !== undefined) trustProxy(app, options.trustProxy);
 
+  const ignored = (code: string) =>
+    options.warnings === false ||
+    (Array.isArray(options.warnings) && options.warnings.includes(code));
+
+  // Redis: a node-redis client emits 'error' on every failed (re)connect, and one without a
+  // listener crashes the process. The outage is a state: logged once when it starts (after the
+  // startup PING, which reports an outage at start itself) and once when it ends.
+  const redisState = { checked: false, down: false };
+  let releaseRedis: (() => void) | undefined;
+  const redisConnection = options.redis ? asConnection(options.redis) : undefined;
+  if (redisConnection) {
+    const onError = (error: unknown) => {
+      if (!redisState.checked || redisState.down) return;
+      redisState.down = true;
+      if (!ignored('SHIPSHAPE_UMBRELLA_REDIS_CONNECTION_LOST'))
+        baseLogger.warn(
+          `${PKG}: lost the Redis connection (${messageOf(error)}); rate limits and IP blocks follow their onStoreError policy and /health/ready reports Redis degraded until it is back`,
+          { code: 'SHIPSHAPE_UMBRELLA_REDIS_CONNECTION_LOST' },
+        );
+    };
+    const onReady = () => {
+      if (!redisState.down) return;
+      redisState.down = false;
+      baseLogger.info(`${PKG}: the Redis connection is back`);
+    };
+    redisConnection.on('error', onError);
+    redisConnection.on('ready', onReady);
+    releaseRedis = () => {
+      const off = (redisConnection.off ?? redisConnection.removeListener)?.bind(redisConnection);
+      off?.('error', onError);
+      off?.('ready', onReady);
+      releaseRedis = undefined;
+    };
+  }
+
   // Health and metrics: one registry for every counter the other parts record.
   let health: Health | undefined;
   if (options.health !== false) {
@@ -212,13 +305,19 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
   else parts.httpMetrics = false;
   if (on('accessLog', options.accessLog))
     use(accessLog(logger, options.accessLog ?? {}) as RequestHandler);
+  // Stores created here are closed at shutdown (they only hold an 'error' listener, if any).
+  const ownStores: { close?(): unknown; shutdown?(): unknown }[] = [];
+  const own = <T extends { close?(): unknown; shutdown?(): unknown }>(store: T): T => {
+    ownStores.push(store);
+    return store;
+  };
   const filter = on('ipFilter', options.ipFilter)
     ? ipFilter({
         logger,
         app,
         ...(registry ? { registry } : {}),
         ...(options.redis
-          ? { store: redisIpStore(options.redis, { prefix: `${redisPrefix}ip:` }) }
+          ? { store: own(redisIpStore(options.redis, { prefix: `${redisPrefix}ip:` })) }
           : {}),
         ...(options.ipFilter ?? {}),
       })
@@ -235,7 +334,7 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
         ...(registry ? { registry } : {}),
         ...(filter ? { ipFilter: filter } : {}),
         ...(options.redis
-          ? { store: redisRateLimitStore(options.redis, { prefix: `${redisPrefix}rl:` }) }
+          ? { store: own(redisRateLimitStore(options.redis, { prefix: `${redisPrefix}rl:` })) }
           : {}),
         ...(options.rateLimit ?? {}),
       }),
@@ -257,6 +356,19 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
   parts.notFound = options.notFound !== false;
   parts.errorHandler = true;
 
+  // Listeners harden() added to the Redis client, and the stores it created. Run once everything
+  // else has stopped: the app's own hook may still be closing the client.
+  const release = () => {
+    releaseRedis?.();
+    for (const store of ownStores.splice(0)) {
+      try {
+        void Promise.resolve(store.close?.() ?? store.shutdown?.()).catch(() => undefined);
+      } catch {
+        // Releasing a listener cannot usefully fail.
+      }
+    }
+  };
+
   let lifecycle: Lifecycle | undefined;
   parts.lifecycle = options.lifecycle !== false;
   if (options.lifecycle !== false) {
@@ -271,7 +383,10 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
     // again after its report line; the logger is closed once everything has stopped (only
     // reached with `exit: false` — otherwise the process has exited by then).
     lifecycle.onShutdown('logger flush', () => baseLogger.flush());
-    void lifecycle.stopped.then(() => baseLogger.close());
+    void lifecycle.stopped.then(() => {
+      release();
+      return baseLogger.close();
+    });
     if (health && !isHealth(options.health)) {
       const owned = health;
       lifecycle.onShutdown('health', () => owned.close());
@@ -303,11 +418,7 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
   };
 
   const reported = (): void => {
-    const ignore = options.warnings;
-    const shown =
-      ignore === false
-        ? []
-        : warnings.filter((w) => !(Array.isArray(ignore) && ignore.includes(w.code)));
+    const shown = warnings.filter((w) => !ignored(w.code));
     if (options.startupReport !== false)
       baseLogger.info(`${service} ready`, {
         event: 'startup_report',
@@ -324,12 +435,15 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
     finish();
     if (options.redis) {
       try {
-        await options.redis.sendCommand(['PING']);
+        await pingWithin(options.redis, REDIS_START_TIMEOUT_MS);
       } catch (error) {
+        redisState.down = true;
         warnings.push({
           code: 'SHIPSHAPE_UMBRELLA_REDIS_UNREACHABLE',
-          message: `${PKG}: Redis did not answer PING (${(error as Error).message}); rate limits and IP blocks follow their onStoreError policy until it does`,
+          message: `${PKG}: Redis did not answer PING at startup (${messageOf(error)}); starting degraded: rate limits and IP blocks follow their onStoreError policy and /health/ready reports Redis degraded until it is back`,
         });
+      } finally {
+        redisState.checked = true;
       }
     }
     if (!lifecycle) throw new Error(`${PKG}: listen() needs the lifecycle; it was turned off`);
@@ -347,6 +461,10 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
     report,
     finish,
     listen,
-    shutdown: async () => (lifecycle ? lifecycle.shutdown() : undefined),
+    shutdown: async () => {
+      if (lifecycle) return lifecycle.shutdown();
+      release();
+      return undefined;
+    },
   };
 }

@@ -53,7 +53,11 @@ export interface HardenOptions {
   readonly config?: object;
   /**
    * A Redis client shared by the rate limiter and the IP filter (`sendCommand(args)` as node-redis
-   * v4+ offers). Without it both keep their state in process memory.
+   * v4+ offers). Without it both keep their state in process memory. It is registered as a
+   * non-critical `redis` health check (an outage is `warn`, readiness stays 200); on a client that
+   * emits events, `harden()` listens for `'error'` (so an outage never crashes the process) and logs
+   * each outage once. `listen()` PINGs it for at most 1 s and starts degraded when it does not
+   * answer. See the README for how to create the client.
    */
   readonly redis?: RedisCommandClient;
   /** Prefix of the Redis keys of the rate limiter (`<prefix>rl:`) and IP filter (`<prefix>ip:`). @default 'shipshape:' */
@@ -120,6 +124,9 @@ export interface HardenedService {
   finish(): void;
   /** Finishes the app, starts the lifecycle and resolves once the service is ready. */
   listen(port?: number, host?: string): Promise<AddressInfo>;
-  /** Drains and stops, as SIGTERM would (exits the process unless `lifecycle.exit` is false). */
+  /**
+   * Drains and stops, as SIGTERM would (exits the process unless `lifecycle.exit` is false); then
+   * removes the listeners `harden()` added to the Redis client (the client stays yours to close).
+   */
   shutdown(): Promise<ShutdownReport | undefined>;
 }
