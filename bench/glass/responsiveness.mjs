@@ -125,6 +125,8 @@ async function run(build) {
       DATA_DIR: join(dir, 'data'),
       LOG_DIR: join(dir, 'logs'),
       LOG_LEVEL: 'warn',
+      // The 1M-row file is 130 MB.
+      UPLOAD_MAX_BYTES: '1gb',
       ADMIN_TOKEN: 'bench-admin-token-0123456789abcdef',
     },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -140,8 +142,23 @@ async function run(build) {
     }
     const probes = prober(url);
     const result = { build: build.name };
+    // The service's resident memory, sampled per phase (peak of each).
+    let phase = 'idle';
+    const rssByPhase = {};
+    const rssTimer = setInterval(() => {
+      try {
+        const kb = Number(
+          /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${child.pid}/status`, 'utf8'))?.[1],
+        );
+        rssByPhase[phase] = Math.max(rssByPhase[phase] ?? 0, Math.round(kb / 1024));
+      } catch {}
+    }, 100);
+    const enter = (name) => {
+      phase = name;
+      probes.phase = name;
+    };
 
-    probes.phase = 'processing';
+    enter('processing');
     const form = new FormData();
     for (const [k, v] of Object.entries({ country: 'KEN', year: '2024', batchId: 'BENCH' }))
       form.set(k, v);
@@ -161,7 +178,7 @@ async function run(build) {
     result.uploadToDoneS = (performance.now() - uploaded) / 1000;
     result.rowsPerS = Math.round(rows / result.processingS);
 
-    probes.phase = 'export';
+    enter('export');
     const exported = performance.now();
     const csv = await fetch(`${url}/api/datasets/${id}/isolates.csv`);
     let exportBytes = 0;
@@ -169,7 +186,7 @@ async function run(build) {
     result.exportS = (performance.now() - exported) / 1000;
     result.exportMBps = Math.round((exportBytes / 1e6 / result.exportS) * 10) / 10;
 
-    probes.phase = 'analytics';
+    enter('analytics');
     const queries =
       build.name === 'baseline' ? Math.min(3, Number(values.queries)) : Number(values.queries);
     const groupBys = ['specimen', 'sex', 'age_group', 'origin', 'year', ''];
@@ -189,6 +206,8 @@ async function run(build) {
     result.analyticsMsMedian = Math.round(median(times));
     result.analyticsMsMax = Math.round(Math.max(...times));
 
+    clearInterval(rssTimer);
+    result.rssMbByPhase = rssByPhase;
     const samples = await probes.stop();
     result.probes = {};
     const all = [];

@@ -158,10 +158,13 @@ function cubeTallies(
         ? 3
         : CELL_GROUP[query.groupBy];
   const mode = query.firstIsolate ?? 'episode';
-  const codes = query.antibiotic ? [query.antibiotic] : antibiotics;
-  const slots = codes.map((code) => cube.antibiotics.indexOf(code));
-  const dense = new Int32Array(cube.antibiotics.length * CUBE_CODES.length);
-  const byKey = new Map<string, Tally>();
+  const width = cube.antibiotics.length * CUBE_CODES.length;
+  // First the cells that match, summed per pathogen and group (one array each); the tallies per
+  // antibiotic are made once from those sums, not once per cell.
+  const sums = new Map<
+    string,
+    { pathogen: string; group: string | null; n: number; counts: Float64Array }
+  >();
   for (const cell of table) {
     const flags = cell[0] as number;
     if (mode === 'glass' && (flags & 2) === 0) continue;
@@ -174,17 +177,30 @@ function cubeTallies(
       const value = cell[groupAt] ?? null;
       group = query.groupBy === 'year' && value === null ? 'UNK' : String(value ?? '');
     }
-    const n = cell[countsAt] as number;
-    dense.fill(0);
-    for (let i = countsAt + 1; i < cell.length; i += 2)
-      dense[cell[i] as number] = cell[i + 1] as number;
+    const key = `${pathogen}\u0000${group ?? ''}`;
+    let sum = sums.get(key);
+    if (!sum) {
+      sum = { pathogen, group, n: 0, counts: new Float64Array(width) };
+      sums.set(key, sum);
+    }
+    sum.n += cell[countsAt] as number;
+    const { counts } = sum;
+    for (let i = countsAt + 1; i < cell.length; i += 2) {
+      const slot = cell[i] as number;
+      counts[slot] = (counts[slot] as number) + (cell[i + 1] as number);
+    }
+  }
+  const codes = query.antibiotic ? [query.antibiotic] : antibiotics;
+  const slots = codes.map((code) => cube.antibiotics.indexOf(code));
+  const byKey = new Map<string, Tally>();
+  for (const { pathogen, group, n, counts } of sums.values()) {
     codes.forEach((code, c) => {
       const t = tallyOf(byKey, tallyKey(pathogen, code, group));
       const slot = slots[c] as number;
       let tested = 0;
       if (slot >= 0) {
         CUBE_CODES.forEach((value, k) => {
-          const count = dense[slot * CUBE_CODES.length + k] as number;
+          const count = counts[slot * CUBE_CODES.length + k] as number;
           t[value] += count;
           tested += count;
         });

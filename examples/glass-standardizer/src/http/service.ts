@@ -107,55 +107,20 @@ function storageErrors(): ErrorRequestHandler {
 
 /**
  * A node-redis client that never hangs or crashes the service: commands fail at once while it is
- * disconnected (no offline queue; the stores' circuit breakers and fail-open policies take over),
- * it reconnects on its own with a capped backoff, and its errors are logged once per outage.
+ * disconnected (no offline queue; the stores' circuit breakers and fail-open policies take over)
+ * and it reconnects on its own with a capped, jittered backoff. `harden()` listens for its errors
+ * and logs each outage once (`SHIPSHAPE_UMBRELLA_REDIS_CONNECTION_LOST`) and its return.
  */
-function redisClient(url: string, name: string, logger: RedisLogger): RedisClient {
-  const client: RedisClient = createClient({
+function redisClient(url: string): RedisClient {
+  return createClient({
     url,
     disableOfflineQueue: true,
     socket: {
       connectTimeout: 2000,
-      reconnectStrategy: (retries: number) => Math.min(100 * 2 ** retries, 2000),
+      reconnectStrategy: (retries: number) =>
+        Math.min(50 * 2 ** retries, 2000) + Math.floor(Math.random() * 100),
     },
   });
-  attachRedisLogging(client, name, logger);
-  return client;
-}
-
-interface RedisLogger {
-  warn(message: string, meta?: Record<string, unknown>): unknown;
-  info(message: string, meta?: Record<string, unknown>): unknown;
-}
-
-function attachRedisLogging(client: RedisClient, name: string, logger: RedisLogger): void {
-  let down = false;
-  client.on('error', (error: Error) => {
-    if (down) return;
-    down = true;
-    logger.warn(`Redis ${name} connection lost; reconnecting`, { error: error.message });
-  });
-  client.on('ready', () => {
-    if (!down) return;
-    down = false;
-    logger.info(`Redis ${name} connection back`);
-  });
-}
-
-/** Waits up to `ms` for a promise; false when it did not settle by then (it keeps running). */
-async function within(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
-  const settled = await Promise.race([
-    promise.then(
-      () => true,
-      () => true,
-    ),
-    new Promise<false>((resolve) => {
-      timer = setTimeout(() => resolve(false), ms);
-    }),
-  ]);
-  clearTimeout(timer);
-  return settled;
 }
 
 /** Builds the whole service on shipshape's public APIs; nothing listens until `listen()`. */
@@ -168,11 +133,12 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   const descriptor: StorageDescriptor = config.DATABASE_URL
     ? { kind: 'postgres', connectionString: config.DATABASE_URL, schema: config.DATABASE_SCHEMA }
     : { kind: 'sqlite', filename: join(dataDir, 'glass.sqlite') };
-  // The logger does not exist yet: connection errors before harden() are counted, not lost.
-  let log: RedisLogger = {
-    warn: () => undefined,
-    info: () => undefined,
-  };
+  // The storage opens before harden() makes the logger (a storage that cannot be opened stops
+  // the start with its own message); its state changes are logged from then on.
+  let log: {
+    warn(message: string, meta?: Record<string, unknown>): unknown;
+    info(message: string, meta?: Record<string, unknown>): unknown;
+  } = { warn: () => undefined, info: () => undefined };
   const raw = openStorage(descriptor, {
     onConnectionError: (error) => log.warn('PostgreSQL connection error', { error: error.message }),
   });
@@ -189,12 +155,11 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   await storage.init();
 
   const app = express();
-  let redis: RedisClient | undefined;
-  if (config.REDIS_URL)
-    redis = redisClient(config.REDIS_URL, 'commands', {
-      warn: (message, meta) => log.warn(message, meta),
-      info: (message, meta) => log.info(message, meta),
-    });
+  const redis = config.REDIS_URL ? redisClient(config.REDIS_URL) : undefined;
+  // Connecting is not awaited: Redis down at start must not hang it. harden() waits up to 1 s
+  // for it in listen() and otherwise starts degraded (SHIPSHAPE_UMBRELLA_REDIS_UNREACHABLE).
+  redis?.on('error', () => undefined);
+  redis?.connect().catch(() => undefined);
   const service = harden(app, {
     service: 'glass-standardizer',
     version: '0.1.0',
@@ -253,37 +218,17 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
     timeoutMs: 500,
   });
 
-  let subscriber: RedisClient | undefined;
-  if (redis && config.REDIS_URL) {
-    subscriber = redis.duplicate();
-    attachRedisLogging(subscriber, 'subscriber', logger);
-    // Redis down at start: the service starts degraded (rate limits fail open, the cache works
-    // from memory and loaders) and both clients connect once Redis is back.
-    const connecting = redis.connect();
-    connecting.catch((error: unknown) =>
-      logger.warn('Redis connection failed; retrying in the background', {
-        error: (error as Error).message,
-      }),
-    );
-    if (!(await within(connecting, 2000)))
-      logger.warn(
-        'Redis not reachable at start; starting degraded and reconnecting in the background',
-      );
-  }
   const l1 = memoryStore({ maxEntries: 1000, maxBytes: 64 * 1024 * 1024 });
   const cache = createCache({
     name: 'analytics',
     logger,
-    store:
-      redis && subscriber
-        ? tieredStore(l1, redisStore({ client: redis, prefix: `${config.REDIS_PREFIX}cache:` }), {
-            channel: `${config.REDIS_PREFIX}cache:invalidate`,
-            subscriber: async () => {
-              await subscriber?.connect();
-              return subscriber as never;
-            },
-          })
-        : l1,
+    store: redis
+      ? tieredStore(l1, redisStore({ client: redis, prefix: `${config.REDIS_PREFIX}cache:` }), {
+          channel: `${config.REDIS_PREFIX}cache:invalidate`,
+          // Not connected: the store listens for its errors first, connects it, and closes it.
+          subscriber: () => redis.duplicate() as never,
+        })
+      : l1,
   });
   cache.metrics(health.registry);
   health.register({
@@ -370,7 +315,6 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   if (redis) {
     const client = redis;
     lifecycle?.onShutdown('redis', async () => {
-      await subscriber?.quit().catch(() => undefined);
       await client.quit().catch(() => client.disconnect().catch(() => undefined));
     });
   }

@@ -82,7 +82,7 @@ describe('Redis dies and comes back under the running service (private redis-ser
       },
       { timeout: 15_000, interval: 250 },
     );
-    expect(glass.output()).toMatch(/Redis commands connection back/);
+    expect(glass.output()).toMatch(/the Redis connection is back/);
     expect(glass.output()).not.toMatch(/uncaughtException|unhandledRejection/);
   });
 
@@ -97,7 +97,7 @@ describe('Redis dies and comes back under the running service (private redis-ser
     });
     try {
       expect(performance.now() - started).toBeLessThan(20_000);
-      expect(down.output()).toMatch(/Redis not reachable at start; starting degraded/);
+      expect(down.output()).toMatch(/SHIPSHAPE_UMBRELLA_REDIS_UNREACHABLE/);
       const list = await timed(`${down.url}/api/datasets`);
       expect(list.status).toBe(200);
       const detailed = await timed(`${down.url}/health/detailed`, {
