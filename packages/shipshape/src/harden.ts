@@ -295,11 +295,13 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
     use(requestContext(options.requestContext ?? {}) as RequestHandler);
   if (on('securityHeaders', options.securityHeaders))
     use(securityHeaders({ production, logger, ...(options.securityHeaders ?? {}) }));
+  // Probes and scrapes come before the Host check: kubelet and Prometheus address the pod by
+  // its IP (`Host: 10.1.2.3:3000`), which no allowlist of public names contains.
+  parts.health = health !== undefined;
+  if (health) use(health.router(options.healthRouter ?? {}) as RequestHandler);
   parts.trustedHosts = Array.isArray(options.trustedHosts);
   if (Array.isArray(options.trustedHosts))
     use(trustedHosts({ hosts: options.trustedHosts as readonly string[], logger }));
-  parts.health = health !== undefined;
-  if (health) use(health.router(options.healthRouter ?? {}) as RequestHandler);
   if (health && on('httpMetrics', options.httpMetrics))
     use(health.httpMetrics(options.httpMetrics ?? {}) as RequestHandler);
   else parts.httpMetrics = false;

@@ -1,3 +1,4 @@
+import { request as httpRequest } from 'node:http';
 import { createTestLogger } from '@shipshape/logger/testing';
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeEachExpress, type Listening, listen } from '../../../test/helpers/index.js';
@@ -83,6 +84,26 @@ describeEachExpress('harden()', (express) => {
     });
     expect(ok.status).toBe(201);
     expect(await ok.json()).toEqual({ received: { a: 1 } });
+  });
+
+  it('answers probes and scrapes addressed by IP (kubelet, Prometheus) while trustedHosts refuses other hosts', async () => {
+    const { url, service } = await start({ trustedHosts: ['api.example.com'] });
+    service.health?.setState('ready');
+    const { port } = new URL(url);
+    const get = (path: string, host: string) =>
+      new Promise<number>((resolve, reject) => {
+        const req = httpRequest(`${url}${path}`, { headers: { host } }, (res) => {
+          res.resume();
+          resolve(res.statusCode ?? 0);
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    for (const host of [`10.1.2.3:${port}`, `[fd00::12]:${port}`, '172.16.0.9'])
+      for (const path of ['/health/live', '/health/ready', '/health/startup', '/metrics'])
+        expect(await get(path, host), `${path} with Host ${host}`).toBe(200);
+    expect(await get('/api/items/1', `10.1.2.3:${port}`)).toBe(421);
+    expect(await get('/api/items/1', 'api.example.com')).toBe(200);
   });
 
   it('gives errors the security headers, the request id and problem+json', async () => {
