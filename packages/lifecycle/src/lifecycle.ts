@@ -1,3 +1,4 @@
+import { AsyncResource } from 'node:async_hooks';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { performance } from 'node:perf_hooks';
@@ -147,6 +148,9 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
     }
   };
   setState('starting');
+
+  // The async context createLifecycle() ran in: process handlers and the shutdown run in it.
+  const asyncContext = new AsyncResource('shipshape.lifecycle');
 
   // Wakes whichever wait (readiness delay, drain) is in progress.
   let wake: (() => void) | undefined;
@@ -314,29 +318,38 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
 
   function beginShutdown(trigger: ShutdownTrigger): Promise<ShutdownReport> {
     if (shutdownPromise) return shutdownPromise;
-    shutdownPromise = runShutdown(trigger).then(
-      (report) => {
-        resolveStopped(report);
-        exitWith(report.exitCode);
-        return report;
-      },
-      (error: unknown) => {
-        // A bug here must still end the process, and visibly.
-        log('error', `shutdown failed: ${errorMessage(error)}`, {
-          stack: error instanceof Error ? error.stack : undefined,
-        });
-        exitWith(1);
-        throw error;
-      },
+    // The shutdown belongs to no request: whoever triggers it (a route calling shutdown(), a
+    // fatal error in a request's callback), it runs, logs and times in the lifecycle's context.
+    shutdownPromise = asyncContext.runInAsyncScope(() =>
+      runShutdown(trigger).then(
+        (report) => {
+          resolveStopped(report);
+          exitWith(report.exitCode);
+          return report;
+        },
+        (error: unknown) => {
+          // A bug here must still end the process, and visibly.
+          log('error', `shutdown failed: ${errorMessage(error)}`, {
+            stack: error instanceof Error ? error.stack : undefined,
+          });
+          exitWith(1);
+          throw error;
+        },
+      ),
     );
     return shutdownPromise;
   }
 
   // --- process handlers -------------------------------------------------------------------
+  // Node runs `uncaughtException` / `unhandledRejection` handlers in the async context of the
+  // callback or promise that failed (a socket or timer created during some request), so an
+  // AsyncLocalStorage logger would stamp that request's id on the fatal log. The handlers are
+  // bound to the context the lifecycle was created in instead.
   const installed: Array<[string, (arg: unknown) => void]> = [];
   const on = (event: string, handler: (arg: unknown) => void) => {
-    process.on(event, handler);
-    installed.push([event, handler]);
+    const bound = asyncContext.bind(handler);
+    process.on(event, bound);
+    installed.push([event, bound]);
   };
 
   function onSignal(signal: NodeJS.Signals) {

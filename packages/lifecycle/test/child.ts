@@ -166,12 +166,16 @@ export interface Outcome {
 }
 
 /** One GET through `agent`; never rejects: failures come back as `error`. */
-export function get(url: string, agent: Agent | undefined): Promise<Outcome> {
+export function get(
+  url: string,
+  agent: Agent | undefined,
+  headers?: Record<string, string>,
+): Promise<Outcome> {
   return new Promise((resolve) => {
     const createdAt = Date.now();
     let writtenAt: number | undefined;
     let socket: Socket | undefined;
-    const req = request(url, agent ? { agent } : { agent: false });
+    const req = request(url, { agent: agent ?? false, ...(headers ? { headers } : {}) });
     let localPort: number | undefined;
     req.on('socket', (s) => {
       socket = s;
