@@ -343,11 +343,11 @@ describe.skipIf(!ready)('compose topology on real processes', () => {
         });
         if (outcome === '200') results.ok++;
         else results.failed.push(`${path}: ${outcome}`);
-        await sleep(400);
+        await sleep(700);
       }
       agent.destroy();
     };
-    const load = Promise.all(Array.from({ length: 30 }, (_, n) => client(n)));
+    const load = Promise.all(Array.from({ length: 40 }, (_, n) => client(n)));
     const t0 = Date.now();
     await sleep(1500);
     const exits: (number | null)[] = [];
