@@ -211,18 +211,16 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
       await waitUntil(untilForced, config.readinessDelayMs);
       const afterDelay = now();
 
-      // 3. Stop accepting; close idle keep-alive sockets; `Connection: close` on the rest.
+      // 3–5. Stop accepting; `Connection: close` on what is in flight; close idle sockets.
       let inFlightAtStop = 0;
-      let idleSocketsClosed = 0;
       if (server && tracker) {
-        ({ inFlightAtStop, idleClosed: idleSocketsClosed } = await tracker.stop(() =>
-          closeServer(server),
-        ));
+        ({ inFlightAtStop } = await tracker.stop(() => closeServer(server)));
       }
 
-      // 4. Wait for in-flight requests and tracked work, up to drainTimeoutMs.
+      // 6. Wait for in-flight requests, tracked work and open sockets, up to drainTimeoutMs.
       const drainedAll = await waitUntil(
-        () => (tracker?.inFlight ?? 0) === 0 && work.size === 0,
+        () =>
+          (tracker?.inFlight ?? 0) === 0 && work.size === 0 && (tracker?.openSockets ?? 0) === 0,
         forcedBy ? 0 : config.drainTimeoutMs,
       );
       let destroyed = 0;
@@ -239,13 +237,13 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
           forced.push(`tracked work interrupted: ${interrupted.join(', ')}`);
         }
       } else {
-        // Only sockets with nothing in flight are left (ending after `Connection: close`).
+        // Only sockets already ending after their `Connection: close` response can be left.
         tracker?.destroyAll();
       }
       pastDrain = true;
       const afterDrain = now();
 
-      // 5. Hooks, last registered first, each with its own timeout; failures are isolated.
+      // 7. Hooks, last registered first, each with its own timeout; failures are isolated.
       const hookResults: HookResult[] = [];
       for (const hook of [...hooks].reverse()) {
         const result = await runStep(hook);
@@ -262,7 +260,7 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
       }
       const afterHooks = now();
 
-      // 6. Report.
+      // 8. Report.
       setState('stopped');
       const report: ShutdownReport = {
         trigger,
@@ -278,7 +276,7 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
           inFlightAtStop,
           drained: tracker?.drained ?? 0,
           destroyed,
-          idleSocketsClosed,
+          idleSocketsClosed: tracker?.idleClosed ?? 0,
         },
         work: { completed: workCompleted, interrupted },
         hooks: hookResults,

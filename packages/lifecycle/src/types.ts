@@ -151,7 +151,10 @@ export interface ShutdownReport {
     readonly drained: number;
     /** Requests whose socket was destroyed at the drain timeout. */
     readonly destroyed: number;
-    /** Idle keep-alive sockets closed when the server stopped accepting. */
+    /**
+     * Sockets with no request in flight that the drain closed: at the stop, once quiet for
+     * 500 ms, or at the drain deadline.
+     */
     readonly idleSocketsClosed: number;
   };
   readonly work: {

@@ -180,9 +180,12 @@ export function get(
     req.on('socket', (s) => {
       socket = s;
       localPort = s.localPort;
-      s.once('connect', () => {
-        localPort = s.localPort;
-      });
+      // A reused keep-alive socket is connected already: its 'connect' will not come again.
+      if (s.connecting) {
+        s.once('connect', () => {
+          localPort = s.localPort;
+        });
+      }
     });
     req.on('finish', () => {
       writtenAt = Date.now();

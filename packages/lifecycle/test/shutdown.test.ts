@@ -1,9 +1,14 @@
-// The seven shutdown scenarios, each in a child process that receives real signals.
+// The seven shutdown scenarios, each in a child process that receives real signals;
+// then the drain socket by socket (drain.suite.ts). They share this one file on purpose: Vitest
+// runs the tests of a file one after another, and these suites either load both cores (clients
+// hammering a server) or assert timings that such load upsets, so they must not run beside each
+// other.
 import { Agent } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { describeEachExpress } from '../../../test/helpers/index.js';
 import { get, killLeftovers, type Outcome, sleep, startFixture } from './child.js';
+import { drainSuite } from './drain.suite.js';
 
 afterEach(() => killLeftovers());
 
@@ -360,3 +365,5 @@ describeEachExpress('graceful shutdown in a child process', (_express, version) 
     expect(report.forced.join(' ')).toMatch(/tracked work interrupted: nightly-export/);
   });
 });
+
+drainSuite();
