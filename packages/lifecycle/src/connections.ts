@@ -148,8 +148,9 @@ export class ConnectionTracker {
    *
    * 1. Connections waiting in the kernel's accept queue are accepted first: closing the listener
    *    resets every connection still queued. Poll phases are let pass until one accepts nothing
-   *    (bounded by MAX_ACCEPT_ROUNDS and MAX_ACCEPT_MS). Responses still go out as keep-alive
-   *    meanwhile, so no client is prompted to reconnect into the queue.
+   *    (bounded by MAX_ACCEPT_ROUNDS, MAX_ACCEPT_MS, the drain deadline and `forced()`, a second
+   *    signal). Responses still go out as keep-alive meanwhile, so no client is prompted to
+   *    reconnect into the queue.
    * 2. The listener is closed (`closeListener`); from now on new connections are refused.
    * 3. Every response not yet started gets `Connection: close`, and so does every request that
    *    arrives on an open socket from now on (a new connection's first request included).
@@ -160,10 +161,14 @@ export class ConnectionTracker {
    *
    * Resolves with the number of requests in flight at that point.
    */
-  async stop(closeListener: () => void): Promise<{ inFlightAtStop: number }> {
+  async stop(
+    closeListener: () => void,
+    deadline: number,
+    forced: () => boolean,
+  ): Promise<{ inFlightAtStop: number }> {
     // Clients that keep opening connections would keep this going: bound it in turns and time.
-    const acceptUntil = now() + MAX_ACCEPT_MS;
-    for (let round = 0; round < MAX_ACCEPT_ROUNDS && now() < acceptUntil; round++) {
+    const acceptUntil = Math.min(deadline, now() + MAX_ACCEPT_MS);
+    for (let round = 0; round < MAX_ACCEPT_ROUNDS && now() < acceptUntil && !forced(); round++) {
       const before = this.accepted;
       await afterPoll();
       if (this.accepted === before) break;

@@ -1,5 +1,6 @@
 export { createLifecycle } from './lifecycle.js';
 export type {
+  DeadlineOverrun,
   HealthStateTarget,
   HookResult,
   Lifecycle,

@@ -1,10 +1,11 @@
 import { AsyncResource } from 'node:async_hooks';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { performance } from 'node:perf_hooks';
+import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
 import { PKG, resolveConfig, show } from './config.js';
 import { ConnectionTracker } from './connections.js';
 import type {
+  DeadlineOverrun,
   HookResult,
   Lifecycle,
   LifecycleOptions,
@@ -30,6 +31,12 @@ interface Work {
 
 const now = () => performance.now();
 const ms = (from: number, to: number) => Math.round(to - from);
+
+/**
+ * A deadline the lifecycle could act on only this long after it passed is reported as overrun:
+ * its timer could not run, i.e. the event loop was blocked. Below this it is timer jitter.
+ */
+const OVERRUN_REPORT_MS = 100;
 
 function errorMessage(error: unknown): string {
   return error instanceof Error ? error.message : show(error);
@@ -174,12 +181,16 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
   let startPromise: Promise<AddressInfo | undefined> | undefined;
   let disposed = false;
 
-  /** Waits `timeoutMs` or until `done()` holds or a forced exit; resolves whether `done()` held. */
-  const waitUntil = (done: () => boolean, timeoutMs: number): Promise<boolean> =>
+  /**
+   * Waits until `done()` holds, the absolute time `deadline` (a `performance.now()` value) passes
+   * or a forced exit; resolves whether `done()` held. Every wake-up compares the clock with the
+   * deadline, so after a blocked event loop the lifecycle acts on the first callback it gets.
+   */
+  const waitUntil = (done: () => boolean, deadline: number): Promise<boolean> =>
     new Promise((resolve) => {
       if (done()) return resolve(true);
-      if (forcedBy) return resolve(false);
-      const timer = setTimeout(finish, timeoutMs);
+      if (forcedBy || now() >= deadline) return resolve(false);
+      const timer = setTimeout(finish, Math.max(1, Math.ceil(deadline - now())));
       timer.unref();
       function finish() {
         clearTimeout(timer);
@@ -187,20 +198,41 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
         resolve(done());
       }
       wake = () => {
-        if (done() || forcedBy) finish();
+        if (done() || forcedBy || now() >= deadline) finish();
       };
     });
 
   const untilForced = () => false;
 
   async function runShutdown(trigger: ShutdownTrigger): Promise<ShutdownReport> {
-    const started = now();
     // Shutdown owns the end of the process: this handle keeps the event loop alive (every other
     // timer is unref()'d) so Node cannot exit 0 on its own before the report and the exit code.
     // It is bounded: delay + drain + hooks, each with its own timeout.
     const keepAlive = setInterval(() => {}, 60_000);
+    // Evidence for the report when a deadline is overrun: the longest the event loop was blocked.
+    const loopDelay = monitorEventLoopDelay({ resolution: 10 });
+    loopDelay.enable();
+    const maxBlockedMs = () => Math.round(loopDelay.max / 1e6);
+    const overruns: DeadlineOverrun[] = [];
+    const checkOverrun = (
+      entry: Omit<DeadlineOverrun, 'overrunMs'>,
+      deadline: number,
+      at: number,
+    ) => {
+      const overrunMs = Math.round(at - deadline);
+      if (overrunMs <= OVERRUN_REPORT_MS) return;
+      overruns.push({ ...entry, overrunMs });
+      const what = entry.phase === 'drain' ? 'drain' : `shutdown hook "${entry.name}"`;
+      log(
+        'warn',
+        `${what} deadline (${entry.limitMs} ms) overrun by ${overrunMs} ms: the event loop was blocked (longest block ${maxBlockedMs()} ms)`,
+        { ...entry, overrunMs, eventLoopMaxDelayMs: maxBlockedMs() },
+      );
+    };
     try {
       setState('draining');
+      // Every deadline counts from here, the moment readiness answers 503.
+      const started = now();
       log('info', 'draining: readiness answers 503', {
         trigger,
         readinessDelayMs: config.readinessDelayMs,
@@ -208,21 +240,33 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
       });
 
       // 2. Keep serving while load balancers notice the 503.
-      await waitUntil(untilForced, config.readinessDelayMs);
-      const afterDelay = now();
+      const delayEnd = started + config.readinessDelayMs;
+      if (config.readinessDelayMs > 0) await waitUntil(untilForced, delayEnd);
+      const afterDelay = config.readinessDelayMs > 0 ? now() : started;
+      // Deadlines are absolute times from the signal, never timers chained after the previous
+      // step: time lost before (a late timer, a blocked event loop, the accept queue) comes out
+      // of the drain budget instead of being added to it.
+      const drainDeadline = forcedBy ? afterDelay : delayEnd + config.drainTimeoutMs;
 
       // 3–5. Stop accepting; `Connection: close` on what is in flight; close idle sockets.
       let inFlightAtStop = 0;
       if (server && tracker) {
-        ({ inFlightAtStop } = await tracker.stop(() => closeServer(server)));
+        ({ inFlightAtStop } = await tracker.stop(
+          () => closeServer(server),
+          drainDeadline,
+          () => forcedBy !== undefined,
+        ));
       }
 
-      // 6. Wait for in-flight requests, tracked work and open sockets, up to drainTimeoutMs.
+      // 6. Wait for in-flight requests, tracked work and open sockets, up to the drain deadline.
       const drainedAll = await waitUntil(
         () =>
           (tracker?.inFlight ?? 0) === 0 && work.size === 0 && (tracker?.openSockets ?? 0) === 0,
-        forcedBy ? 0 : config.drainTimeoutMs,
+        drainDeadline,
       );
+      if (!forcedBy) {
+        checkOverrun({ phase: 'drain', limitMs: config.drainTimeoutMs }, drainDeadline, now());
+      }
       let destroyed = 0;
       const interrupted: string[] = [];
       if (!drainedAll) {
@@ -246,7 +290,13 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
       // 7. Hooks, last registered first, each with its own timeout; failures are isolated.
       const hookResults: HookResult[] = [];
       for (const hook of [...hooks].reverse()) {
+        const hookStart = now();
         const result = await runStep(hook);
+        checkOverrun(
+          { phase: 'hook', name: hook.name, limitMs: hook.timeoutMs },
+          hookStart + hook.timeoutMs,
+          now(),
+        );
         hookResults.push(result);
         if (result.status === 'timed out') forced.push(`hook timed out: ${hook.name}`);
         if (result.status === 'failed') forced.push(`hook failed: ${hook.name}`);
@@ -280,15 +330,21 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
         },
         work: { completed: workCompleted, interrupted },
         hooks: hookResults,
+        overruns,
+        eventLoop: { maxDelayMs: maxBlockedMs() },
         openHandles: countHandles(),
       };
-      log(report.exitCode === 0 ? 'info' : 'warn', 'shutdown report', { ...report });
+      loopDelay.disable();
+      log(report.exitCode === 0 && overruns.length === 0 ? 'info' : 'warn', 'shutdown report', {
+        ...report,
+      });
       if (typeof logger.flush === 'function') {
         const flush = logger.flush.bind(logger);
         await runStep({ name: 'logger flush', fn: () => flush(), timeoutMs: config.hookTimeoutMs });
       }
       return report;
     } finally {
+      loopDelay.disable();
       clearInterval(keepAlive);
     }
   }

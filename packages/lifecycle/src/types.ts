@@ -73,8 +73,9 @@ export interface LifecycleOptions {
    */
   readonly readinessDelayMs?: number;
   /**
-   * Longest wait for in-flight requests and tracked work after the server stops accepting;
-   * what is left then is destroyed (exit code 1).
+   * Longest wait, from the end of the readiness delay, for in-flight requests, open sockets and
+   * tracked work; requests still in flight then are cut and tasks aborted (exit code 1). The
+   * deadline is an absolute time: accepting the queued connections comes out of it.
    * @default 25000
    */
   readonly drainTimeoutMs?: number;
@@ -130,6 +131,20 @@ export interface HookResult {
   readonly error?: string;
 }
 
+/**
+ * A deadline (the drain's, or a hook's timeout) the lifecycle could act on only more than 100 ms
+ * after it passed: its timer could not run because the event loop was blocked.
+ */
+export interface DeadlineOverrun {
+  readonly phase: 'drain' | 'hook';
+  /** The hook's name (`phase: "hook"`). */
+  readonly name?: string;
+  /** `drainTimeoutMs`, or the hook's timeout. */
+  readonly limitMs: number;
+  /** How long after the deadline the lifecycle acted (or the step ended). */
+  readonly overrunMs: number;
+}
+
 /** What `shutdown()` resolves with and the shutdown report logs. */
 export interface ShutdownReport {
   readonly trigger: ShutdownTrigger;
@@ -164,6 +179,12 @@ export interface ShutdownReport {
     readonly interrupted: readonly string[];
   };
   readonly hooks: readonly HookResult[];
+  /** Deadlines acted on late because the event loop was blocked (empty when all held). */
+  readonly overruns: readonly DeadlineOverrun[];
+  readonly eventLoop: {
+    /** The longest the event loop was blocked during the shutdown (`monitorEventLoopDelay`). */
+    readonly maxDelayMs: number;
+  };
   /** `process.getActiveResourcesInfo()` counted by type, just before exit. */
   readonly openHandles: Readonly<Record<string, number>>;
 }

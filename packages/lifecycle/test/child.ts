@@ -40,6 +40,8 @@ export interface FixtureOptions {
   readonly hooks?: readonly { name: string; mode?: 'ok' | 'hang' | 'fail'; ms?: number }[];
   /** The fixture prints a `connection` line (with the client's port) for every accepted socket. */
   readonly traceConnections?: boolean;
+  /** The app blocks its event loop for `forMs`, `afterMs` after draining begins. */
+  readonly blockAfterDrain?: { readonly afterMs: number; readonly forMs: number };
 }
 
 const running = new Set<ChildProcess>();
@@ -59,6 +61,9 @@ export async function startFixture(options: FixtureOptions): Promise<Fixture> {
       LIFECYCLE_OPTIONS: JSON.stringify(options.lifecycle ?? {}),
       FIXTURE_HOOKS: JSON.stringify(options.hooks ?? []),
       FIXTURE_TRACE_CONNECTIONS: options.traceConnections ? '1' : '0',
+      FIXTURE_BLOCK_AFTER_DRAIN: options.blockAfterDrain
+        ? `${options.blockAfterDrain.afterMs}:${options.blockAfterDrain.forMs}`
+        : '',
     },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

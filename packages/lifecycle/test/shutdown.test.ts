@@ -1,13 +1,14 @@
 // The seven shutdown scenarios, each in a child process that receives real signals;
-// then the drain socket by socket (drain.suite.ts). They share this one file on purpose: Vitest
-// runs the tests of a file one after another, and these suites either load both cores (clients
-// hammering a server) or assert timings that such load upsets, so they must not run beside each
-// other.
+// then the drain socket by socket (drain.suite.ts) and deadlines under CPU-bound work
+// (deadline.suite.ts). They share this one file on purpose: Vitest runs the tests of a file one
+// after another, and these suites either load both cores (clients hammering a server, a child
+// burning CPU) or assert timings that such load upsets, so they must not run beside each other.
 import { Agent } from 'node:http';
 import type { Socket } from 'node:net';
 import { afterEach, expect, it } from 'vitest';
 import { describeEachExpress } from '../../../test/helpers/index.js';
 import { get, killLeftovers, type Outcome, sleep, startFixture } from './child.js';
+import { deadlineSuite } from './deadline.suite.js';
 import { drainSuite } from './drain.suite.js';
 
 afterEach(() => killLeftovers());
@@ -367,3 +368,4 @@ describeEachExpress('graceful shutdown in a child process', (_express, version) 
 });
 
 drainSuite();
+deadlineSuite();
