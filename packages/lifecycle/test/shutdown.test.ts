@@ -5,7 +5,7 @@
 // burning CPU) or assert timings that such load upsets, so they must not run beside each other.
 import { Agent } from 'node:http';
 import type { Socket } from 'node:net';
-import { afterEach, expect, it } from 'vitest';
+import { afterEach, expect, it, vi } from 'vitest';
 import { describeEachExpress } from '../../../test/helpers/index.js';
 import { get, killLeftovers, type Outcome, sleep, startFixture } from './child.js';
 import { deadlineSuite } from './deadline.suite.js';
@@ -139,7 +139,9 @@ describeEachExpress('graceful shutdown in a child process', (_express, version) 
       }
     };
     const loops = [poll('/ready', 10, polls), poll('/work?ms=0', 20, appCalls)];
-    await sleep(300);
+    // Ready before the signal: wait for the polls to show it (a fixed sleep is too short for a
+    // child still warming up on a loaded machine).
+    await vi.waitFor(() => expect(polls.length).toBeGreaterThan(5), { timeout: 10_000 });
     const killedAt = f.kill('SIGTERM');
     await f.exited;
     await Promise.all(loops);
@@ -262,9 +264,11 @@ describeEachExpress('graceful shutdown in a child process', (_express, version) 
       express,
       lifecycle: { readinessDelayMs, drainTimeoutMs: 5000 },
       hooks: [
-        { name: 'logger', ms: 50 },
-        { name: 'db', ms: 50 },
-        { name: 'queue', ms: 50 },
+        // Long enough that the SIGINT sent 20 ms after the second SIGTERM lands while they run,
+        // even when this process is slow to send it.
+        { name: 'logger', ms: 300 },
+        { name: 'db', ms: 300 },
+        { name: 'queue', ms: 300 },
       ],
     });
     f.kill('SIGTERM');
