@@ -266,7 +266,7 @@ describe.skipIf(!ready)('compose topology on real processes', () => {
     expect(res.status).toBe(202);
     datasetId = ((await res.json()) as { id: string }).id;
     expect((await waitDone(nginxUrl, datasetId)).status).toBe('done');
-  }, 120_000);
+  }, 90_000);
 
   afterAll(async () => {
     for (const child of [nginx, prometheus])
@@ -314,7 +314,7 @@ describe.skipIf(!ready)('compose topology on real processes', () => {
   });
 
   it('a rolling restart under load loses no request through nginx', {
-    timeout: 120_000,
+    timeout: 90_000,
   }, async () => {
     // 30 clients, each from its own loopback address (nginx forwards it; TRUST_PROXY=1), each
     // under the API limit of 100 requests/min: one GET every 400 ms on a keep-alive socket.
@@ -373,6 +373,15 @@ describe.skipIf(!ready)('compose topology on real processes', () => {
     log.push(
       `rolling restart under load: ${results.sent} GETs in ${Date.now() - t0} ms, ${results.ok} ok, ${results.failed.length} lost`,
     );
+    if (results.failed.length > 0) {
+      // What nginx and the instances said, to tell a topology fault from a service fault.
+      const errors = readFileSync(join(dir, 'nginx/error.log'), 'utf8').split('\n');
+      console.warn(`[topology] nginx error.log:\n${errors.slice(0, 30).join('\n')}`);
+      for (const i of instances) {
+        const warnings = i.output.split('\n').filter((l) => /"level":"(warn|error)"/.test(l));
+        console.warn(`[topology] ${i.name}:\n${warnings.slice(0, 15).join('\n')}`);
+      }
+    }
     expect(exits).toEqual([0, 0]);
     for (const instance of instances) {
       const report = instance.reports[0];
@@ -386,7 +395,7 @@ describe.skipIf(!ready)('compose topology on real processes', () => {
   });
 
   it('when an instance stops, GlassInstanceDown goes pending in Prometheus', {
-    timeout: 60_000,
+    timeout: 30_000,
   }, async () => {
     const victim = instances[1] as Instance;
     const target = `127.0.0.1:${victim.port}`;
