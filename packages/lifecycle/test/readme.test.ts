@@ -17,6 +17,8 @@ describe('README', () => {
     const grace = Number(/terminationGracePeriodSeconds: (\d+)/.exec(manifest)?.[1]);
     // readinessDelayMs 5 s + drainTimeoutMs 25 s + three 5 s hooks, as the README states.
     expect(grace).toBeGreaterThanOrEqual(5 + 25 + 3 * 5);
-    expect(manifest).toMatch(/readinessProbe:\s+httpGet: \{ path: \/ready/);
+    expect(manifest).toMatch(/readinessProbe:\s+httpGet: \{ path: \/health\/ready/);
+    // The README's excerpt shows the same path.
+    expect(readFileSync(`${root}README.md`, 'utf8')).toMatch(/httpGet: \{ path: \/health\/ready/);
   });
 });
