@@ -71,3 +71,47 @@ export { uploadedFiles, uploadFileTypes, uploadGuard } from './upload.js';
 export type { ValidatedValues, ValidateOptions, ValidateSchemas } from './validate.js';
 export { validate, validated } from './validate.js';
 // end part 2
+
+// authentication and roles (issue 19)
+export type {
+  ApiKeysOptions,
+  AuditLogOptions,
+  AuthenticateOptions,
+  Authenticator,
+  AuthThrottleOptions,
+  CookieSessions,
+  CookieSessionsOptions,
+  CreateApiKeyOptions,
+  GuardHealthOptions,
+  JwtBearerOptions,
+  MemoryKeyStore,
+  RedisSessionStoreOptions,
+} from './auth/index.js';
+export {
+  apiKeyId,
+  apiKeys,
+  auditLog,
+  authenticate,
+  bearerToken,
+  cookieSessions,
+  createApiKey,
+  guardHealth,
+  hashApiKey,
+  jwtBearer,
+  memoryKeyStore,
+  memorySessionStore,
+  principalOf,
+  redisSessionStore,
+  requireRole,
+} from './auth/index.js';
+export type {
+  ApiKeyStore,
+  CredentialCheck,
+  CredentialSource,
+  Principal,
+  PrincipalInit,
+  SessionRecord,
+  SessionStore,
+  StoredApiKey,
+} from './types.js';
+// end authentication

@@ -19,6 +19,12 @@ export type SecurityEventName =
   | 'csrf_rejected'
   | 'host_rejected'
   | 'cors_rejected'
+  | 'auth_failed'
+  | 'auth_throttled'
+  | 'auth_forbidden'
+  | 'signed_in'
+  | 'signed_out'
+  | 'data_access'
   | (string & {});
 
 /**
@@ -55,3 +61,14 @@ export function emitSecurityEvent(
     // Logging must never turn a rejected request into a crash.
   }
 }
+
+export type {
+  ApiKeyStore,
+  CredentialCheck,
+  CredentialSource,
+  Principal,
+  PrincipalInit,
+  SessionRecord,
+  SessionStore,
+  StoredApiKey,
+} from './auth/types.js';
