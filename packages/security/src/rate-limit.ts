@@ -4,7 +4,6 @@ import expressRateLimit, {
   type Options as ErlOptions,
   type IncrementResponse,
   ipKeyGenerator,
-  MemoryStore,
   type RateLimitInfo,
   type Store,
 } from 'express-rate-limit';
@@ -22,6 +21,7 @@ import {
   requestPath,
   resolveProduction,
 } from './edge.js';
+import { type LimiterClient, MemoryLimiter, partitionKey } from './memory-limiter.js';
 import { SecurityError, sendProblem } from './problem.js';
 import { type AppSettings, assertSafeTrustProxy, checkProxy } from './proxy.js';
 import {
@@ -30,7 +30,7 @@ import {
   type RedisCommandClient,
   type SecurityLogger,
 } from './types.js';
-import { createWarner, type WarningsOption, warnUnknownOptions } from './warnings.js';
+import { createWarner, type Warner, type WarningsOption, warnUnknownOptions } from './warnings.js';
 
 /** A rate-limit store: express-rate-limit's `Store` interface. */
 export type RateLimitStore = Store;
@@ -348,15 +348,75 @@ function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
             },
           },
         );
-  const store: Store =
-    storeOption === 'memory' || circuit === undefined
-      ? new MemoryStore()
-      : new GuardedStore(storeOption, circuit);
   const userKey = options.keyGenerator;
   const skipUser = options.skip;
   const sink = options.ipFilter;
   const shouldLog = createEventThrottle();
 
+  const clientKey = (req: Request, res: Response): string | Promise<string> => {
+    if (userKey) return userKey(req, res);
+    const ip = clientAddress(req);
+    return ip === undefined ? 'unknown' : ipKeyGenerator(ip, ipv6Subnet);
+  };
+
+  /** The 429: counter, event, auto-block feed and problem+json with Retry-After. */
+  const refuse = (req: Request, res: Response, key: string | undefined, resetMs: number) => {
+    const retryAfter = Math.max(1, Math.ceil(resetMs / 1000));
+    const ip = clientAddress(req);
+    counter?.inc({ limiter: name });
+    if (shouldLog(key ?? ip ?? 'unknown'))
+      emitSecurityEvent(logger, 'rate_limited', {
+        limiter: name,
+        ip,
+        key,
+        method: req.method,
+        path: requestPath(req),
+        limit,
+        windowMs,
+      });
+    if (sink && ip !== undefined) {
+      try {
+        Promise.resolve(sink.recordLimitHit(ip)).catch(() => undefined);
+      } catch {
+        // The auto-block feed must not break the 429.
+      }
+    }
+    sendProblem(
+      req,
+      res,
+      new SecurityError({
+        status: 429,
+        code: 'RATE_LIMITED',
+        detail: `Rate limit of ${limit} requests per ${windowMs / 1000} s exceeded; retry after ${retryAfter} s.`,
+        headers: { 'Retry-After': String(retryAfter) },
+      }),
+    );
+  };
+
+  if (storeOption === 'memory') {
+    const memory = new MemoryLimiter(windowMs);
+    return finishMiddleware(
+      memoryRateLimit({
+        memory,
+        limit,
+        windowMs,
+        name,
+        probePaths,
+        skipUser,
+        clientKey,
+        refuse,
+        warner,
+        logger,
+      }),
+      {
+        resetKey: async (key) => memory.resetKey(key),
+        getKey: async (key) => memory.get(key),
+        close: async () => memory.close(),
+      },
+    );
+  }
+
+  const store: Store = new GuardedStore(storeOption, circuit as Circuit);
   const erl = expressRateLimit({
     limit,
     windowMs,
@@ -373,44 +433,11 @@ function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
         logger?.error(`@shipshape/security: ${message ?? 'rate limiter'}`, { error }),
     },
     skip: (req) => matchesPathPrefix(requestPath(req), probePaths) || (skipUser?.(req) ?? false),
-    keyGenerator: (req, res) => {
-      if (userKey) return userKey(req, res);
-      const ip = clientAddress(req);
-      return ip === undefined ? 'unknown' : ipKeyGenerator(ip, ipv6Subnet);
-    },
+    keyGenerator: clientKey,
     handler: (req, res) => {
       const info = (req as Request & { rateLimit?: RateLimitInfo }).rateLimit;
       const resetMs = info?.resetTime ? info.resetTime.getTime() - Date.now() : windowMs;
-      const retryAfter = Math.max(1, Math.ceil(resetMs / 1000));
-      const ip = clientAddress(req);
-      counter?.inc({ limiter: name });
-      if (shouldLog(info?.key ?? ip ?? 'unknown'))
-        emitSecurityEvent(logger, 'rate_limited', {
-          limiter: name,
-          ip,
-          key: info?.key,
-          method: req.method,
-          path: requestPath(req),
-          limit,
-          windowMs,
-        });
-      if (sink && ip !== undefined) {
-        try {
-          Promise.resolve(sink.recordLimitHit(ip)).catch(() => undefined);
-        } catch {
-          // The auto-block feed must not break the 429.
-        }
-      }
-      sendProblem(
-        req,
-        res,
-        new SecurityError({
-          status: 429,
-          code: 'RATE_LIMITED',
-          detail: `Rate limit of ${limit} requests per ${windowMs / 1000} s exceeded; retry after ${retryAfter} s.`,
-          headers: { 'Retry-After': String(retryAfter) },
-        }),
-      );
+      refuse(req, res, info?.key, resetMs);
     },
   });
 
@@ -468,18 +495,107 @@ function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
     });
   } as RateLimitMiddleware;
 
-  Object.defineProperties(middleware, {
-    limit: { value: limit, enumerable: true },
-    windowMs: { value: windowMs, enumerable: true },
+  return finishMiddleware(middleware, {
+    resetKey: async (key) => {
+      await store.resetKey(key);
+    },
+    getKey: async (key) => store.get?.(key),
+    // A shared store belongs to its owner.
+    close: async () => undefined,
   });
-  middleware.resetKey = async (key) => {
-    await store.resetKey(key);
+
+  function finishMiddleware(
+    handler: RequestHandler,
+    methods: Pick<RateLimitMiddleware, 'resetKey' | 'getKey' | 'close'>,
+  ): RateLimitMiddleware {
+    const m = handler as RateLimitMiddleware;
+    Object.defineProperties(m, {
+      limit: { value: limit, enumerable: true },
+      windowMs: { value: windowMs, enumerable: true },
+    });
+    return Object.assign(m, methods);
+  }
+}
+
+interface MemoryRateLimitConfig {
+  readonly memory: MemoryLimiter;
+  readonly limit: number;
+  readonly windowMs: number;
+  readonly name: string;
+  readonly probePaths: readonly string[];
+  readonly skipUser: ((req: Request) => boolean) | undefined;
+  readonly clientKey: (req: Request, res: Response) => string | Promise<string>;
+  readonly refuse: (req: Request, res: Response, key: string, resetMs: number) => void;
+  readonly warner: Warner;
+  readonly logger: SecurityLogger | undefined;
+}
+
+/**
+ * The memory-store limiter without express-rate-limit's per-request machinery (an async handler
+ * with five awaits, a SHA-256 of the key, a `req.rateLimit` object): the same count, the same
+ * draft-8 `RateLimit` / `RateLimit-Policy` bytes, the same `Retry-After` and 429, answered
+ * synchronously. The partition key is hashed once per client window, not per request.
+ */
+function memoryRateLimit(config: MemoryRateLimitConfig) {
+  const { memory, limit, windowMs, name, probePaths, skipUser, clientKey, refuse } = config;
+  const quotedName = `"${name}"; `;
+  const policyTail = `; w=${Math.ceil(windowMs / 1000)}; pk=:`;
+
+  // res.append() (express-rate-limit's call) concatenates with a value already set by another
+  // limiter; the first limiter of a response sets the header directly, which is the same bytes.
+  const append = (res: Response, header: string, value: string) => {
+    if (res.getHeader(header) === undefined) res.setHeader(header, value);
+    else res.append(header, value);
   };
-  middleware.getKey = async (key) => store.get?.(key);
-  middleware.close = async () => {
-    if (storeOption === 'memory') await store.shutdown?.();
+
+  const count = (req: Request, res: Response, next: NextFunction, key: string) => {
+    const now = Date.now();
+    const client: LimiterClient = memory.hit(key, now);
+    const hits = client.totalHits;
+    const resetSeconds = Math.max(0, Math.ceil((client.resetMs - now) / 1000));
+    if (!res.headersSent) {
+      if (client.policy === undefined)
+        client.policy = `${quotedName}q=${limit}${policyTail}${partitionKey(key)}:`;
+      append(
+        res,
+        'RateLimit',
+        `${quotedName}r=${limit > hits ? limit - hits : 0}; t=${resetSeconds}`,
+      );
+      append(res, 'RateLimit-Policy', client.policy);
+    }
+    if (hits > limit) {
+      if (!res.headersSent) res.setHeader('Retry-After', String(resetSeconds));
+      refuse(req, res, key, client.resetMs - Date.now());
+      return;
+    }
+    next();
   };
-  return middleware;
+
+  return function rateLimitMiddleware(req: Request, res: Response, next: NextFunction): void {
+    if (matchesPathPrefix(requestPath(req), probePaths)) {
+      next();
+      return;
+    }
+    const proxyError = checkProxy(req, config.warner);
+    if (proxyError) {
+      config.logger?.error((proxyError.cause as Error).message, { code: 'TRUST_PROXY_ALL' });
+      sendProblem(req, res, proxyError);
+      return;
+    }
+    let key: string | Promise<string>;
+    try {
+      if (skipUser?.(req)) {
+        next();
+        return;
+      }
+      key = clientKey(req, res);
+    } catch (error) {
+      next(error);
+      return;
+    }
+    if (typeof key === 'string') count(req, res, next, key);
+    else key.then((k) => count(req, res, next, k), next);
+  };
 }
 
 /** express-rate-limit v8 with problem+json 429s, draft-8 headers and an explicit store policy. */
