@@ -315,7 +315,10 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   if (redis) {
     const client = redis;
     lifecycle?.onShutdown('redis', async () => {
-      await client.quit().catch(() => client.disconnect().catch(() => undefined));
+      // close() waits for pending replies; a client that is reconnecting has none and would wait
+      // for the connection forever, so it is destroyed instead.
+      if (client.isReady) await client.close().catch(() => client.destroy());
+      else if (client.isOpen) client.destroy();
     });
   }
   lifecycle?.onShutdown('storage', () => storage.close());
