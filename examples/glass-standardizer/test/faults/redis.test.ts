@@ -67,11 +67,16 @@ describe('Redis dies and comes back under the running service (private redis-ser
       ...(await sampleLatency(`${glass.url}/health/live`, 10)).durations,
     ];
     expect(Math.max(...probes), `probes ${probes.map(Math.round)}`).toBeLessThan(100);
-    // Redis is not critical: the pod stays ready and says what is degraded.
-    const ready = await timed(`${glass.url}/health/ready`);
-    expect(ready.status).toBe(200);
-    const report = JSON.parse(ready.body) as Ready;
-    expect(report.checks.redis).not.toBe('pass');
+    // Redis is not critical: the pod stays ready and says what is degraded (a probe answers
+    // with the latest finished check, so the news may take a probe or two).
+    await vi.waitFor(
+      async () => {
+        const ready = await timed(`${glass.url}/health/ready`);
+        expect(ready.status).toBe(200);
+        expect((JSON.parse(ready.body) as Ready).checks.redis).toBe('warn');
+      },
+      { timeout: 3000, interval: 100 },
+    );
 
     await redis.start();
     await vi.waitFor(
