@@ -1,8 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import helmet, { type HelmetOptions } from 'helmet';
+import helmet, { contentSecurityPolicy, type HelmetOptions } from 'helmet';
 import { describeValue, resolveProduction } from './edge.js';
+import {
+  type HeaderMiddleware,
+  type ReplayStep,
+  recordHeaders,
+  replayHeaders,
+} from './header-replay.js';
 import type { SecurityLogger } from './types.js';
 import { createWarner, type WarningsOption, warnUnknownOptions } from './warnings.js';
 
@@ -242,12 +248,22 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): SecurityH
     csp = { useDefaults: false, directives, reportOnly: options.cspReportOnly ?? false };
   }
 
-  const helmetMiddleware = helmet({
+  const helmetOptions = {
     frameguard: { action: 'deny' },
     ...(options.helmet ?? {}),
     contentSecurityPolicy: csp,
     strictTransportSecurity: false,
-  } as HelmetOptions);
+  } as HelmetOptions;
+  // helmet is the policy: it is validated and run once here against a recording response, and
+  // what it set is replayed per request (the same headers, values and order, without a dozen
+  // chained calls). CSP comes first in helmet's order; with a nonce or function directives it is
+  // the one part that still runs per request.
+  const steps: ReplayStep[] = [
+    ...(csp === false ? [] : recordHeaders(contentSecurityPolicy(csp) as HeaderMiddleware)),
+    ...recordHeaders(
+      helmet({ ...helmetOptions, contentSecurityPolicy: false }) as HeaderMiddleware,
+    ),
+  ];
 
   let hstsWarned = !warner.enabled('SHIPSHAPE_SECURITY_HSTS_NO_TLS');
   return function securityHeadersMiddleware(req: Request, res: Response, next: NextFunction): void {
@@ -264,7 +280,9 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): SecurityH
           "securityHeaders sends HSTS (production) on a request that Express does not see as HTTPS; if TLS ends at a proxy, set 'trust proxy' so req.secure is true, otherwise serve over HTTPS",
         );
     }
-    res.removeHeader('X-Powered-By');
-    helmetMiddleware(req, res, next);
+    // Skipped when the app has `app.disable('x-powered-by')` (harden() does): removing a header
+    // deletes a property of the response's header object, which then stays slow to write.
+    if (res.hasHeader('X-Powered-By')) res.removeHeader('X-Powered-By');
+    replayHeaders(steps, req, res, next);
   };
 }
