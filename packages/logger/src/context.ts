@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { IncomingMessage, type ServerResponse } from 'node:http';
 import type { RequestContext, RequestContextOptions } from './types.js';
 
 /** @internal the mutable store behind `RequestContext`. */
@@ -77,6 +77,57 @@ const knownOptions: { [K in keyof Required<RequestContextOptions>]: true } = {
 
 type ContextRequest = IncomingMessage & { id?: string };
 
+// `req.id` without adding a property to each request. Express sets every request's prototype to
+// its app's `request` object; a property added to a request after that costs V8 a new hidden class
+// per request (~3 µs, and later reads of any request property get slower). So the id lives in a
+// WeakMap and `id` is an accessor on Express's shared request prototype (the one below
+// `http.IncomingMessage.prototype`, common to every app and mounted sub-app of that Express copy).
+// Assigning `req.id` still works: the setter makes it an own property of that request.
+const requestIds = new WeakMap<object, string>();
+const idAccessor: PropertyDescriptor = {
+  configurable: true,
+  enumerable: false,
+  get(this: object): string | undefined {
+    return requestIds.get(this);
+  },
+  set(this: object, value: unknown) {
+    Object.defineProperty(this, 'id', {
+      value,
+      writable: true,
+      enumerable: true,
+      configurable: true,
+    });
+  },
+};
+/** Prototype of a request → whether its chain carries the accessor (else: own property). */
+const accessorOn = new WeakMap<object, boolean>();
+
+function hasIdAccessor(proto: object | null): boolean {
+  if (proto === null) return false;
+  let known = accessorOn.get(proto);
+  if (known === undefined) {
+    known = false;
+    // Walk up to the object whose prototype is IncomingMessage.prototype (Express's `request`).
+    let shared: object | null = proto;
+    while (shared !== null && Object.getPrototypeOf(shared) !== IncomingMessage.prototype)
+      shared = Object.getPrototypeOf(shared) as object | null;
+    if (shared !== null && shared !== IncomingMessage.prototype) {
+      const existing = Object.getOwnPropertyDescriptor(shared, 'id');
+      if (existing === undefined) Object.defineProperty(shared, 'id', idAccessor);
+      known = existing === undefined || existing.get === idAccessor.get;
+      // An own `id` on a prototype in between would hide the accessor.
+      for (
+        let p: object | null = proto;
+        known && p !== shared && p !== null;
+        p = Object.getPrototypeOf(p)
+      )
+        if (Object.hasOwn(p, 'id')) known = false;
+    }
+    accessorOn.set(proto, known);
+  }
+  return known;
+}
+
 /**
  * Middleware giving every request an id (the incoming `X-Request-Id` when acceptable, else a new
  * UUID), echoed in the response and held in AsyncLocalStorage for everything the request runs.
@@ -106,6 +157,8 @@ export function requestContext(options: RequestContextOptions = {}) {
       `@shipshape/logger: requestContext "generateId" must be a function, got ${typeof generateId}`,
     );
 
+  let lastProto: object | null = null;
+  let viaAccessor = false;
   return function requestContextMiddleware(
     req: ContextRequest,
     res: ServerResponse,
@@ -117,7 +170,14 @@ export function requestContext(options: RequestContextOptions = {}) {
       if (typeof incoming === 'string' && isAcceptableRequestId(incoming)) id = incoming;
     }
     if (id === undefined) id = generateId();
-    req.id = id;
+    // The prototype is the same object for every request of an app: checked once per app.
+    const proto = Object.getPrototypeOf(req) as object | null;
+    if (proto !== lastProto) {
+      lastProto = proto;
+      viaAccessor = hasIdAccessor(proto);
+    }
+    if (viaAccessor && !Object.hasOwn(req, 'id')) requestIds.set(req, id);
+    else req.id = id;
     if (responseHeader !== false) res.setHeader(responseHeader, id);
     const store: ContextStore = { requestId: id, fields: undefined };
     // Body 'data'/'end' events are emitted from the socket's async context, not the one run()

@@ -235,3 +235,77 @@ describeEachExpress('requestContext', (express) => {
     }
   });
 });
+
+describeEachExpress('requestContext: req.id without a property per request', (express) => {
+  it('reads req.id through the shared request prototype, in the app and in a mounted sub-app', async () => {
+    const app = express();
+    app.use(requestContext());
+    const sub = express();
+    sub.get('/id', (req, res) => {
+      const r = req as unknown as { id: string };
+      res.json({ id: r.id, own: Object.hasOwn(req, 'id'), ctx: getRequestId() });
+    });
+    app.use('/sub', sub);
+    app.get('/id', (req, res) => {
+      const r = req as unknown as { id: string };
+      res.json({ id: r.id, own: Object.hasOwn(req, 'id'), ctx: getRequestId() });
+    });
+    const server = await listen(app);
+    try {
+      for (const path of ['/id', '/sub/id']) {
+        const res = await fetch(`${server.url}${path}`, {
+          headers: { 'X-Request-Id': `r${path.length}` },
+        });
+        expect(await res.json()).toEqual({
+          id: `r${path.length}`,
+          own: false,
+          ctx: `r${path.length}`,
+        });
+      }
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('an id assigned by the app wins, as a plain property of that request only', async () => {
+    const app = express();
+    app.use(requestContext());
+    app.get('/id', (req, res) => {
+      const r = req as unknown as { id: string };
+      const before = r.id;
+      if (req.query.set) r.id = 'assigned';
+      res.json({ before, after: r.id, own: Object.hasOwn(req, 'id') });
+    });
+    const server = await listen(app);
+    try {
+      const a = await (
+        await fetch(`${server.url}/id?set=1`, { headers: { 'X-Request-Id': 'in-1' } })
+      ).json();
+      expect(a).toEqual({ before: 'in-1', after: 'assigned', own: true });
+      const b = await (
+        await fetch(`${server.url}/id`, { headers: { 'X-Request-Id': 'in-2' } })
+      ).json();
+      expect(b).toEqual({ before: 'in-2', after: 'in-2', own: false });
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('requestContext on a plain node:http server', () => {
+  it('sets req.id as a property (no Express prototype to carry the accessor)', async () => {
+    const middleware = requestContext();
+    const server = await listen((req, res) => {
+      middleware(req, res, () => {
+        const r = req as typeof req & { id?: string };
+        res.end(JSON.stringify({ id: r.id, own: Object.hasOwn(req, 'id') }));
+      });
+    });
+    try {
+      const res = await fetch(`${server.url}/`, { headers: { 'X-Request-Id': 'plain-1' } });
+      expect(await res.json()).toEqual({ id: 'plain-1', own: true });
+    } finally {
+      await server.close();
+    }
+  });
+});
