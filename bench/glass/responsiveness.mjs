@@ -27,8 +27,11 @@ const { values } = parseArgs({
     rounds: { type: 'string', default: '1' },
     baseline: { type: 'string' },
     queries: { type: 'string', default: '12' },
+    // Extra environment for the service, e.g. --env MALLOC_ARENA_MAX=2 (repeatable).
+    env: { type: 'string', multiple: true, default: [] },
   },
 });
+const extraEnv = Object.fromEntries(values.env.map((pair) => pair.split(/=(.*)/s).slice(0, 2)));
 const rows = Number(values.rows);
 const builds = [{ name: 'current', dir: root }];
 if (values.baseline) builds.push({ name: 'baseline', dir: values.baseline });
@@ -128,6 +131,7 @@ async function run(build) {
       // The 1M-row file is 130 MB.
       UPLOAD_MAX_BYTES: '1gb',
       ADMIN_TOKEN: 'bench-admin-token-0123456789abcdef',
+      ...extraEnv,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
