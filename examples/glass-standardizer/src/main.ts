@@ -1,5 +1,6 @@
 #!/usr/bin/env node
 import { loadConfigOrExit } from '@shipshape/config';
+import { AccessConfigError } from './auth/access.js';
 import { schema } from './config.js';
 import { createGlassService } from './http/service.js';
 import { StorageError } from './storage/errors.js';
@@ -8,6 +9,7 @@ import { StorageError } from './storage/errors.js';
 const EX_UNAVAILABLE = 69;
 const EX_CANTCREAT = 73;
 const EX_SOFTWARE = 70;
+const EX_CONFIG = 78;
 
 const config = loadConfigOrExit(schema);
 try {
@@ -17,7 +19,10 @@ try {
 } catch (err) {
   // Expected start failures are one line that says what to fix; anything else keeps its stack.
   const { code, syscall } = err as NodeJS.ErrnoException;
-  if (err instanceof StorageError) {
+  if (err instanceof AccessConfigError) {
+    process.stderr.write(`glass-standardizer: invalid configuration:\n  ${err.message}\n`);
+    process.exit(EX_CONFIG);
+  } else if (err instanceof StorageError) {
     process.stderr.write(
       `glass-standardizer: cannot start: ${config.DATABASE_URL ? 'PostgreSQL (DATABASE_URL)' : `SQLite in ${config.DATA_DIR}`} is not usable: ${(err.cause as Error | undefined)?.message ?? err.message}\n`,
     );

@@ -4,7 +4,11 @@ import { pipeline } from 'node:stream/promises';
 import type { Cache } from '@shipshape/cache';
 import { cacheResponse } from '@shipshape/cache';
 import {
+  auditLog,
+  csvSafe,
+  principalOf,
   type RateLimitMiddleware,
+  requireRole,
   SecurityError,
   type SecurityLogger,
   uploadedFiles,
@@ -14,6 +18,8 @@ import {
 } from '@shipshape/security';
 import { type Request, type Response, Router } from 'express';
 import Joi from 'joi';
+import type { Owners } from '../auth/owners.js';
+import type { Role } from '../auth/roles.js';
 import { antibiogram, GROUP_BY_VALUES, loadCube, resistance } from '../domain/analytics.js';
 import type { AnalyticsCube } from '../domain/cube.js';
 import { isolatesCsv, risCsv, sampleCsv } from '../io/csv-writer.js';
@@ -44,6 +50,10 @@ export interface RoutesOptions {
   readonly logger: SecurityLogger & {
     debug?(message: string, meta?: Record<string, unknown>): unknown;
   };
+  /** Who uploaded each dataset: uploaders may delete their own only. */
+  readonly owners?: Owners;
+  /** True once the service is draining: live progress streams end so the drain is not held. */
+  readonly draining?: () => boolean;
 }
 
 export const datasetTag = (id: string) => `dataset:${id}`;
@@ -91,7 +101,7 @@ const antibiogramQuery = Joi.object({
   minimum: Joi.number().integer().min(1).max(100_000),
 });
 
-function summary(dataset: DatasetRecord) {
+function summary(dataset: DatasetRecord, owner?: string) {
   return {
     id: dataset.id,
     status: dataset.status,
@@ -112,6 +122,7 @@ function summary(dataset: DatasetRecord) {
       ? { ...dataset.quality.summary, blocking: dataset.quality.blocking }
       : null,
     antibiotics: dataset.antibiotics,
+    owner: owner ?? null,
     links: links(dataset.id),
   };
 }
@@ -122,6 +133,8 @@ function links(id: string) {
     self,
     quality: `${self}/quality`,
     isolates: `${self}/isolates.csv`,
+    issues: `${self}/quality/issues.csv`,
+    events: `${self}/events`,
     ris: `${self}/glass/ris.csv`,
     sample: `${self}/glass/sample.csv`,
     resistance: `${self}/resistance`,
@@ -160,10 +173,48 @@ const CLIENT_GONE = new Set(['ERR_STREAM_PREMATURE_CLOSE', 'ECONNRESET', 'EPIPE'
 /** Most parsed analytics cubes kept in memory (a few MB each for million-row datasets). */
 const CUBES_KEPT = 16;
 
+/** `<COUNTRY>_<YEAR>_<BATCH>_<what>.csv`, the names GLASS submissions use. */
+export function glassFilename(dataset: DatasetRecord, what: string): string {
+  return `${dataset.country}_${dataset.year}_${dataset.batchId}_${what}.csv`;
+}
+
+/** The per-row issue list of a quality report, as CSV (first 50 rows per rule, as recorded). */
+export function* qualityIssuesCsv(dataset: DatasetRecord): Generator<string> {
+  yield 'row,rule,severity,code,message,rule_count\n';
+  const cell = (v: string | number) => {
+    const text = csvSafe(String(v));
+    return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  };
+  const entries = [...(dataset.quality?.entries ?? [])].sort((a, b) => a.rule - b.rule);
+  const lines: { row: number; line: string }[] = [];
+  for (const e of entries) {
+    const rows = e.rows.length > 0 ? e.rows : [0];
+    for (const row of rows)
+      lines.push({
+        row,
+        line: `${row === 0 ? '' : row},${e.rule},${e.severity},${cell(e.code)},${cell(e.message)},${e.count}\n`,
+      });
+  }
+  lines.sort((a, b) => a.row - b.row);
+  for (const l of lines) yield l.line;
+}
+
 /** The dataset API (issue 10): uploads, status, quality, GLASS exports and analytics. */
 export function datasetsRouter(options: RoutesOptions): Router {
   const { storage, processor, cache, logger } = options;
   const router = Router();
+  const owners = options.owners;
+  const ownerOf = (id: string) => owners?.get(id);
+  /** The role a route needs, and one audit event per request with the principal. */
+  const access = (role: Role, action: string) => [
+    // Audit first, so refused attempts are in the log too.
+    auditLog({
+      logger,
+      action,
+      details: (req) => (typeof req.params.id === 'string' ? { dataset: req.params.id } : {}),
+    }),
+    requireRole(role),
+  ];
 
   /**
    * Streams a CSV download in ~64 KiB chunks, giving the event loop a turn every few milliseconds
@@ -217,6 +268,44 @@ export function datasetsRouter(options: RoutesOptions): Router {
     return cube;
   }
 
+  /**
+   * Server-sent events with the dataset's summary whenever it changes (polled from the storage,
+   * so a dataset processed by another instance is followed too), until processing has ended, a
+   * minute has passed (EventSource reconnects by itself) or the service drains.
+   */
+  async function progressEvents(req: Request, res: Response, first: DatasetRecord) {
+    res.status(200);
+    res.setHeader('Content-Type', 'text/event-stream; charset=utf-8');
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('X-Accel-Buffering', 'no');
+    res.flushHeaders();
+    res.write('retry: 1000\n\n');
+    let last = '';
+    const send = (dataset: DatasetRecord) => {
+      const body = JSON.stringify(summary(dataset, ownerOf(dataset.id)));
+      if (body === last) return;
+      last = body;
+      res.write(`event: status\ndata: ${body}\n\n`);
+    };
+    const finished = (d: DatasetRecord) => d.status !== 'queued' && d.status !== 'processing';
+    send(first);
+    const until = Date.now() + 60_000;
+    let dataset: DatasetRecord | undefined = first;
+    while (
+      dataset &&
+      !finished(dataset) &&
+      !req.destroyed &&
+      Date.now() < until &&
+      !options.draining?.()
+    ) {
+      await new Promise((r) => setTimeout(r, 250));
+      dataset = await storage.getDataset(first.id).catch(() => dataset);
+      if (dataset) send(dataset);
+    }
+    if (dataset && finished(dataset)) res.write('event: end\ndata: {}\n\n');
+    res.end();
+  }
+
   async function loadDataset(req: Request): Promise<DatasetRecord> {
     const { id } = validated<{ params: { id: string } }>(req).params;
     const dataset = await storage.getDataset(id);
@@ -247,6 +336,7 @@ export function datasetsRouter(options: RoutesOptions): Router {
 
   router.post(
     '/',
+    ...access('uploader', 'upload'),
     options.uploadLimiter,
     roomForUpload,
     uploadGuard({
@@ -298,78 +388,155 @@ export function datasetsRouter(options: RoutesOptions): Router {
         uploadPath: file.path,
       });
       file.keep();
+      const principal = principalOf(req);
+      if (principal) owners?.set(dataset.id, principal.id);
       processor.enqueue(dataset.id);
-      res.status(202).location(`/api/datasets/${dataset.id}`).json(summary(dataset));
+      res.status(202).location(`/api/datasets/${dataset.id}`).json(summary(dataset, principal?.id));
     },
   );
 
-  router.get('/', validate({ query: pageQuery }), async (req, res) => {
-    const { limit, offset } = validated<{ query: { limit: number; offset: number } }>(req).query;
-    const page = await storage.listDatasets({ limit, offset });
-    res.json({ items: page.items.map(summary), total: page.total, limit, offset });
-  });
-
-  router.get('/:id', validate({ params: idParams }), async (req, res) => {
-    res.json(summary(await loadDataset(req)));
-  });
-
-  router.delete('/:id', validate({ params: idParams }), async (req, res) => {
-    const dataset = await loadDataset(req);
-    if (processor.pending().includes(dataset.id))
-      throw new SecurityError({
-        status: 409,
-        code: 'DATASET_BUSY',
-        detail: `dataset ${dataset.id} is ${dataset.status}; delete it once processing has ended`,
+  router.get(
+    '/',
+    ...access('viewer', 'list_datasets'),
+    validate({ query: pageQuery }),
+    async (req, res) => {
+      const { limit, offset } = validated<{ query: { limit: number; offset: number } }>(req).query;
+      const page = await storage.listDatasets({ limit, offset });
+      res.json({
+        items: page.items.map((d) => summary(d, ownerOf(d.id))),
+        total: page.total,
+        limit,
+        offset,
       });
-    await storage.deleteDataset(dataset.id);
-    if (dataset.uploadPath) await unlink(dataset.uploadPath).catch(() => undefined);
-    await cache.invalidateTag(datasetTag(dataset.id));
-    res.status(204).end();
-  });
+    },
+  );
 
-  router.get('/:id/quality', validate({ params: idParams }), async (req, res) => {
-    const dataset = await loadDone(req);
-    res.json({ id: dataset.id, status: dataset.status, ...dataset.quality });
-  });
+  router.get(
+    '/:id',
+    ...access('viewer', 'read_dataset'),
+    validate({ params: idParams }),
+    async (req, res) => {
+      const dataset = await loadDataset(req);
+      res.json(summary(dataset, ownerOf(dataset.id)));
+    },
+  );
 
-  router.get('/:id/isolates.csv', validate({ params: idParams }), async (req, res) => {
-    const dataset = await loadDone(req);
-    await csvResponse(
-      req,
-      res,
-      `isolates-${dataset.id}.csv`,
-      options.exportStorage
-        ? isolatesCsvInWorker(options.exportStorage, dataset)
-        : isolatesCsv(storage, dataset),
-    );
-  });
+  router.delete(
+    '/:id',
+    ...access('uploader', 'delete_dataset'),
+    validate({ params: idParams }),
+    async (req, res) => {
+      const dataset = await loadDataset(req);
+      const principal = principalOf(req);
+      if (!principal?.roles.includes('admin') && ownerOf(dataset.id) !== principal?.id)
+        throw new SecurityError({
+          status: 403,
+          code: 'NOT_DATASET_OWNER',
+          detail: `dataset ${dataset.id} was uploaded by someone else; uploaders delete their own batches, admins any`,
+        });
+      if (processor.pending().includes(dataset.id))
+        throw new SecurityError({
+          status: 409,
+          code: 'DATASET_BUSY',
+          detail: `dataset ${dataset.id} is ${dataset.status}; delete it once processing has ended`,
+        });
+      await storage.deleteDataset(dataset.id);
+      if (dataset.uploadPath) await unlink(dataset.uploadPath).catch(() => undefined);
+      await cache.invalidateTag(datasetTag(dataset.id));
+      res.status(204).end();
+    },
+  );
 
-  router.get('/:id/glass/ris.csv', validate({ params: idParams }), async (req, res) => {
-    const dataset = await loadDone(req);
-    if (dataset.quality?.blocking)
-      throw new SecurityError({
-        status: 409,
-        code: 'QUALITY_ERRORS',
-        detail: `dataset ${dataset.id} has ${dataset.quality.summary.errors} quality ERROR(s); fix them (see ${links(dataset.id).quality}) before exporting GLASS RIS`,
-      });
-    await csvResponse(req, res, `glass_ris-${dataset.id}.csv`, risCsv(dataset));
-  });
+  router.get(
+    '/:id/quality',
+    ...access('viewer', 'read_quality'),
+    validate({ params: idParams }),
+    async (req, res) => {
+      const dataset = await loadDone(req);
+      res.json({ id: dataset.id, status: dataset.status, ...dataset.quality });
+    },
+  );
 
-  router.get('/:id/glass/sample.csv', validate({ params: idParams }), async (req, res) => {
-    const dataset = await loadDone(req);
-    if (!dataset.sample || dataset.sample.length === 0)
-      throw new SecurityError({
-        status: 404,
-        code: 'NO_SAMPLE_FILE',
-        detail: `dataset ${dataset.id} has no culture-negative ("no growth") rows, so it has no GLASS SAMPLE file`,
-      });
-    await csvResponse(req, res, `glass_sample-${dataset.id}.csv`, sampleCsv(dataset));
-  });
+  router.get(
+    '/:id/quality/issues.csv',
+    ...access('viewer', 'download_quality_issues'),
+    validate({ params: idParams }),
+    async (req, res) => {
+      const dataset = await loadDone(req);
+      await csvResponse(
+        req,
+        res,
+        glassFilename(dataset, 'quality_issues'),
+        qualityIssuesCsv(dataset),
+      );
+    },
+  );
+
+  router.get(
+    '/:id/events',
+    ...access('viewer', 'watch_dataset'),
+    validate({ params: idParams }),
+    async (req, res) => {
+      await progressEvents(req, res, await loadDataset(req));
+    },
+  );
+
+  router.get(
+    '/:id/isolates.csv',
+    ...access('analyst', 'download_isolates'),
+    validate({ params: idParams }),
+    async (req, res) => {
+      const dataset = await loadDone(req);
+      await csvResponse(
+        req,
+        res,
+        glassFilename(dataset, 'isolates'),
+        options.exportStorage
+          ? isolatesCsvInWorker(options.exportStorage, dataset)
+          : isolatesCsv(storage, dataset),
+      );
+    },
+  );
+
+  router.get(
+    '/:id/glass/ris.csv',
+    ...access('viewer', 'download_ris'),
+    validate({ params: idParams }),
+    async (req, res) => {
+      const dataset = await loadDone(req);
+      if (dataset.quality?.blocking)
+        throw new SecurityError({
+          status: 409,
+          code: 'QUALITY_ERRORS',
+          detail: `dataset ${dataset.id} has ${dataset.quality.summary.errors} quality ERROR(s); fix them (see ${links(dataset.id).quality}) before exporting GLASS RIS`,
+        });
+      await csvResponse(req, res, glassFilename(dataset, 'RIS'), risCsv(dataset));
+    },
+  );
+
+  router.get(
+    '/:id/glass/sample.csv',
+    ...access('viewer', 'download_sample'),
+    validate({ params: idParams }),
+    async (req, res) => {
+      const dataset = await loadDone(req);
+      if (!dataset.sample || dataset.sample.length === 0)
+        throw new SecurityError({
+          status: 404,
+          code: 'NO_SAMPLE_FILE',
+          detail: `dataset ${dataset.id} has no culture-negative ("no growth") rows, so it has no GLASS SAMPLE file`,
+        });
+      await csvResponse(req, res, glassFilename(dataset, 'SAMPLE'), sampleCsv(dataset));
+    },
+  );
 
   const responseCache = cacheResponse({
     cache,
     ttl: 10 * 60_000,
     tags: (req) => [datasetTag(String(req.params.id))],
+    // Analytics are the same for every principal allowed to reach them (requireRole runs
+    // first), so requests with credentials share one cached copy.
+    user: (req) => (principalOf(req) ? 'any-principal' : undefined),
   });
   // Analytics of a finished dataset only change when it is re-processed or deleted (both drop the
   // cached copies by tag): clients may keep them but must revalidate, which the strong ETag makes
@@ -384,6 +551,7 @@ export function datasetsRouter(options: RoutesOptions): Router {
 
   router.get(
     '/:id/resistance',
+    ...access('viewer', 'read_resistance'),
     validate({ params: idParams, query: resistanceQuery }),
     ...analyticsCache,
     async (req, res) => {
@@ -402,6 +570,7 @@ export function datasetsRouter(options: RoutesOptions): Router {
 
   router.get(
     '/:id/antibiogram',
+    ...access('viewer', 'read_antibiogram'),
     validate({ params: idParams, query: antibiogramQuery }),
     ...analyticsCache,
     async (req, res) => {

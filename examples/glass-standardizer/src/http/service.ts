@@ -1,21 +1,43 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
 import { mkdirSync } from 'node:fs';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { join, resolve } from 'node:path';
-import { type Cache, createCache, memoryStore, redisStore, tieredStore } from '@shipshape/cache';
-import { diskCheck } from '@shipshape/health';
-import { rateLimit, redisRateLimitStore, SecurityError } from '@shipshape/security';
-import express, { type Application, type ErrorRequestHandler } from 'express';
+import {
+  type Cache,
+  cacheAdminRouter,
+  createCache,
+  memoryStore,
+  redisStore,
+  tieredStore,
+} from '@shipshape/cache';
+import { type AlertRule, diskCheck } from '@shipshape/health';
+import { loggerAdminRouter } from '@shipshape/logger';
+import {
+  ipFilter,
+  memoryIpStore,
+  principalOf,
+  rateLimit,
+  redisIpStore,
+  redisRateLimitStore,
+  requireRole,
+  SecurityError,
+  type SecurityLogger,
+  threatMonitor,
+} from '@shipshape/security';
+import express, { type Application, type ErrorRequestHandler, type Request } from 'express';
 import { createClient } from 'redis';
 import { type HardenedService, harden } from 'shipshape';
+import { type Access, createAccess } from '../auth/access.js';
+import { openOwners } from '../auth/owners.js';
 import type { GlassConfig } from '../config.js';
+import { openApiDocument } from '../openapi.js';
 import { createProcessor, type Processor } from '../processing/processor.js';
 import { workerRunner } from '../processing/runner.js';
 import { guardStorage, StorageError, storageFault } from '../storage/errors.js';
 import { openStorage, type StorageDescriptor } from '../storage/open.js';
 import { sweepOrphanUploads } from '../storage/uploads.js';
 import type { GlassStorage } from '../types.js';
+import { consoleRouter } from './console.js';
 import { createGlassMetrics } from './metrics.js';
+import { createMonitoring, type Monitoring } from './monitoring.js';
 import { datasetsRouter, datasetTag } from './routes.js';
 
 export interface GlassServiceOptions {
@@ -29,6 +51,8 @@ export interface GlassServiceOptions {
    * thread: for embedders whose code cannot be loaded in a worker. @default true
    */
   readonly workers?: boolean;
+  /** Where a generated development admin key is shown. @default stdout */
+  readonly announce?: (text: string) => void;
 }
 
 export interface GlassService {
@@ -37,39 +61,55 @@ export interface GlassService {
   readonly storage: GlassStorage;
   readonly processor: Processor;
   readonly cache: Cache;
+  readonly access: Access;
+  readonly monitoring: Monitoring;
   /** Removes orphaned uploads, queues the datasets left unfinished, then starts listening. */
   listen(): Promise<{ port: number; address: string }>;
 }
 
 type RedisClient = ReturnType<typeof createClient>;
 
-function bearer(token: string) {
-  const expected = createHash('sha256').update(`Bearer ${token}`).digest();
-  return function authorizeAdmin(
-    req: IncomingMessage,
-    res: ServerResponse,
-    next: (err?: unknown) => void,
-  ): void {
-    const given = createHash('sha256')
-      .update(req.headers.authorization ?? '')
-      .digest();
-    if (timingSafeEqual(given, expected)) {
-      next();
-      return;
-    }
-    res.statusCode = 401;
-    res.setHeader('WWW-Authenticate', 'Bearer');
-    res.setHeader('Content-Type', 'application/problem+json; charset=utf-8');
-    res.end(
-      JSON.stringify({
-        type: 'about:blank',
-        title: 'Unauthorized',
-        status: 401,
-        detail: 'this endpoint needs the admin bearer token (ADMIN_TOKEN)',
-      }),
-    );
+/**
+ * A logger for the parts made before `harden()` creates the real one: calls are kept and
+ * replayed once it exists (factory-time coded warnings included), then forwarded.
+ */
+function lateLogger(): SecurityLogger & { attach(target: SecurityLogger): void } {
+  let target: SecurityLogger | undefined;
+  const queue: [keyof SecurityLogger, string, Record<string, unknown> | undefined][] = [];
+  const call =
+    (level: keyof SecurityLogger) => (message: string, meta?: Record<string, unknown>) => {
+      if (!target) {
+        queue.push([level, message, meta]);
+        return;
+      }
+      const fn = target[level] ?? target.warn;
+      fn.call(target, message, meta);
+    };
+  return {
+    info: call('info'),
+    warn: call('warn'),
+    error: call('error'),
+    debug: call('debug'),
+    security: call('security'),
+    attach(logger) {
+      target = logger;
+      for (const [level, message, meta] of queue.splice(0)) call(level)(message, meta);
+    },
   };
 }
+
+/** The console's policy: same-origin scripts, styles, images and requests only; no inline code. */
+const CONSOLE_CSP = {
+  'default-src': ["'none'"],
+  'script-src': ["'self'"],
+  'style-src': ["'self'"],
+  'img-src': ["'self'", 'data:'],
+  'connect-src': ["'self'"],
+  'font-src': ["'self'"],
+  'form-action': ["'self'"],
+  'base-uri': ["'none'"],
+  'frame-ancestors': ["'none'"],
+};
 
 /** Retry-After of a 503 while the storage is down: about how long a restart takes. */
 const STORAGE_RETRY_AFTER_S = 5;
@@ -160,6 +200,59 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   // for it in listen() and otherwise starts degraded (SHIPSHAPE_UMBRELLA_REDIS_UNREACHABLE).
   redis?.on('error', () => undefined);
   redis?.connect().catch(() => undefined);
+
+  // Auto-block: harden()'s ipFilter and this feeder share one store, so rate-limit hits (fed by
+  // harden's limiter), sign-in throttling and threat findings all count towards one block.
+  const production = config.NODE_ENV === 'production' || config.NODE_ENV === 'staging';
+  const security = lateLogger();
+  const autoBlock =
+    config.IP_AUTOBLOCK_HITS > 0
+      ? {
+          hits: config.IP_AUTOBLOCK_HITS,
+          windowMs: config.IP_AUTOBLOCK_WINDOW,
+          blockMs: config.IP_AUTOBLOCK_DURATION,
+        }
+      : false;
+  const ipStore = redis
+    ? redisIpStore(redis, { prefix: `${config.REDIS_PREFIX}ip:` })
+    : memoryIpStore();
+  const blocks = ipFilter({
+    autoBlock,
+    store: ipStore,
+    onStoreError: 'allow',
+    logger: security,
+    warnings: false,
+  });
+  const access = createAccess({
+    config,
+    dataDir,
+    logger: security,
+    ipFilter: blocks,
+    ...(redis ? { redis } : {}),
+    ...(options.announce ? { announce: options.announce } : {}),
+  });
+  const alerts: AlertRule[] = [
+    {
+      name: 'response_time',
+      metric: 'p95LatencyMs',
+      threshold: config.ALERT_RESPONSE_TIME_MS,
+      forMs: config.ALERT_FOR,
+    },
+    { name: 'memory', metric: 'rssBytes', threshold: config.ALERT_MEMORY, forMs: config.ALERT_FOR },
+    {
+      name: 'cpu',
+      metric: 'cpuPercent',
+      threshold: config.ALERT_CPU_PERCENT,
+      forMs: config.ALERT_FOR,
+    },
+    {
+      name: 'error_rate',
+      metric: 'errorRate',
+      threshold: config.ALERT_ERROR_RATE,
+      forMs: config.ALERT_FOR,
+    },
+  ];
+  const isStatic = (req: Request) => req.path.startsWith('/assets/');
   const service = harden(app, {
     service: 'glass-standardizer',
     version: '0.1.0',
@@ -179,7 +272,15 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
       console: options.console ?? true,
       files: { dir: resolve(config.LOG_DIR) },
     },
-    healthRouter: { authorize: bearer(config.ADMIN_TOKEN) },
+    healthRouter: access.health,
+    health: {
+      refreshIntervalMs: config.HEALTH_CHECK_INTERVAL,
+      alerts,
+      alertIntervalMs: 5000,
+      ...(config.ALERT_WEBHOOK_URL ? { alertWebhook: { url: config.ALERT_WEBHOOK_URL } } : {}),
+    },
+    securityHeaders: { contentSecurityPolicy: CONSOLE_CSP },
+    ipFilter: { autoBlock, store: ipStore, onStoreError: 'allow' },
     checks: [
       diskCheck({
         name: 'disk:data',
@@ -192,9 +293,24 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
       }),
     ],
     rateLimit: {
+      limit: config.RATE_LIMIT_API,
+      windowMs: config.RATE_LIMIT_WINDOW,
       onStoreError: 'allow',
       probePaths: ['/health', '/metrics', '/_stcore'],
+      // The console's scripts and styles are static files served from memory.
+      skip: isStatic,
     },
+    // Console requests carry the session cookie: the CSRF token fallback is bound to the session.
+    // Requests without that cookie that send Authorization carry no ambient credential.
+    csrf: {
+      token: 'fallback',
+      secret: access.csrfSecret,
+      sessionId: (req) => access.sessions.sessionId(req),
+      cookie: { secure: production },
+      skip: (req) => !access.sessions.hasCookie(req) && req.headers.authorization !== undefined,
+    },
+    // Mounted below, where its findings also feed the IP auto-block.
+    threatMonitor: false,
     ...(config.CORS_ORIGINS.length > 0 ? { cors: { origins: config.CORS_ORIGINS } } : {}),
     // Uploads are multipart; the JSON parser must not see them.
     jsonBody: { limit: '100kb' },
@@ -209,6 +325,33 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   const { logger, health, lifecycle } = service;
   if (!health) throw new Error('glass-standardizer: the health registry is required');
   log = logger;
+  security.attach(logger);
+
+  // threatMonitor where harden() would mount it (right after csrf); each request it flags also
+  // counts as a hit for the IP auto-block. Its event is emitted synchronously before it calls
+  // next, so the flag below belongs to this request.
+  let flagged = false;
+  const threats = threatMonitor({
+    mode: config.THREAT_MODE,
+    registry: health.registry,
+    logger: {
+      info: (m, meta) => logger.info(m, meta),
+      warn: (m, meta) => logger.warn(m, meta),
+      error: (m, meta) => logger.error(m, meta),
+      security: (event, details) => {
+        if (event === 'suspicious_input') flagged = true;
+        return logger.security(event, details);
+      },
+    },
+  });
+  app.use(function threatMonitorFeedingAutoBlock(req, res, next) {
+    flagged = false;
+    threats(req, res, (err?: unknown) => {
+      if (flagged && req.ip) void blocks.recordLimitHit(req.ip).catch(() => undefined);
+      flagged = false;
+      next(err);
+    });
+  });
 
   health.register({
     name: `storage:${storage.kind}`,
@@ -262,6 +405,9 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   });
 
   const uploadLimiter = rateLimit.strict({
+    limit: config.RATE_LIMIT_UPLOADS,
+    windowMs: config.RATE_LIMIT_WINDOW,
+    ipFilter: blocks,
     logger,
     app,
     registry: health.registry,
@@ -275,9 +421,23 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
     const report = await health.report('liveness');
     res.status(report.httpStatus).set('Cache-Control', 'no-store').json({ status: report.status });
   });
+  const monitoring = createMonitoring(health);
+  const isAdmin = (req: unknown) => principalOf(req as object)?.roles.includes('admin') ?? false;
+  app.get('/openapi.json', (_req, res) => {
+    res.set('Cache-Control', 'no-cache').json(openApiDocument('0.1.0'));
+  });
+  app.use(consoleRouter({ auth: access.auth, reload: config.NODE_ENV === 'development' }));
+  // Every API request needs a principal: a console session, an API key or an OIDC token.
+  app.use('/api', access.auth);
+  app.use('/api/admin', requireRole('admin'));
+  app.use('/api/admin/monitoring', monitoring.router);
+  app.use('/api/admin/caches', cacheAdminRouter({ caches: [cache], authorize: isAdmin }));
+  app.use('/api/admin', loggerAdminRouter({ logger, authorize: isAdmin }));
   app.use(
     '/api/datasets',
     datasetsRouter({
+      owners: openOwners(dataDir),
+      draining: () => health.state !== 'ready',
       storage,
       processor,
       cache,
@@ -322,6 +482,11 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
     });
   }
   lifecycle?.onShutdown('storage', () => storage.close());
+  lifecycle?.onShutdown('auth', async () => {
+    monitoring.close();
+    await access.close();
+    await blocks.close();
+  });
   lifecycle?.onShutdown('cache', () => cache.close());
   // Runs first: a dataset the drain cut is recorded as interrupted while the storage is open.
   lifecycle?.onShutdown('datasets', async () => {
@@ -336,6 +501,8 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
     storage,
     processor,
     cache,
+    access,
+    monitoring,
     async listen() {
       // Before the first request: no upload of this instance is in flight yet, and a client
       // never sees a resumed dataset as still `interrupted`.

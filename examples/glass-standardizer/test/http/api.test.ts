@@ -2,7 +2,13 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildPanelIndex, checkRis, PANELS, type RisRow } from '../../src/index.js';
 import { SAMPLES } from '../helpers.js';
-import { type RunningGlass, startGlass, upload, waitForDataset } from './support.js';
+import {
+  anonymousFetch,
+  type RunningGlass,
+  startGlass,
+  upload,
+  waitForDataset,
+} from './support.js';
 
 const RIS_HEADER =
   'COUNTRY,YEAR,SPECIMEN,PATHOGEN,GENDER,ORIGIN,AGEGROUP,ANTIBIOTIC,RESISTANT,INTERMEDIATE,NONSUSCEPTIBLE,SUSCEPTIBLE,UNKNOWN_NO_AST,UNKNOWN_NO_BREAKPOINTS,BATCHID';
@@ -181,7 +187,7 @@ describe('glass-standardizer over HTTP', () => {
     expect((await fetch(`${glass.url}/health/live`)).status).toBe(200);
     expect((await fetch(`${glass.url}/health/ready`)).status).toBe(200);
     expect((await fetch(`${glass.url}/_stcore/health`)).status).toBe(200);
-    expect((await fetch(`${glass.url}/health/detailed`)).status).toBe(401);
+    expect((await anonymousFetch(`${glass.url}/health/detailed`)).status).toBe(401);
     const detailed = await fetch(`${glass.url}/health/detailed`, {
       headers: { authorization: `Bearer ${glass.adminToken}` },
     });

@@ -11,34 +11,78 @@ export interface RunningGlass {
   readonly url: string;
   readonly dir: string;
   readonly adminToken: string;
-  stop(): Promise<void>;
+  /** Shuts the service down; the temp dir is removed unless `keep` (or it was the caller's). */
+  stop(options?: { keep?: boolean }): Promise<void>;
 }
 
 export const ADMIN_TOKEN = 'test-admin-token-0123456789abcdef';
 
+const ORIGINAL_FETCH = Symbol.for('glass.test.fetch');
+type Patched = typeof globalThis & { [ORIGINAL_FETCH]?: typeof fetch };
+
+/** `fetch` without the default credential below: for tests of authentication itself. */
+export const anonymousFetch: typeof fetch =
+  (globalThis as Patched)[ORIGINAL_FETCH] ?? globalThis.fetch.bind(globalThis);
+
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+
+/**
+ * Every service these tests start has its API behind authentication. Requests from the test
+ * process to a loopback address carry the admin key (ADMIN_TOKEN, role admin) unless they bring
+ * their own credential (Authorization, X-API-Key or a cookie), so the suites written before the
+ * API needed one (uploads, downloads, scrapes) keep testing what they tested, as an admin.
+ */
+function installAdminFetch(): void {
+  const patched = globalThis as Patched;
+  if (patched[ORIGINAL_FETCH]) return;
+  patched[ORIGINAL_FETCH] = anonymousFetch;
+  globalThis.fetch = (input: string | URL | Request, init?: RequestInit) => {
+    const url = new URL(input instanceof Request ? input.url : String(input));
+    const headers = new Headers(
+      init?.headers ?? (input instanceof Request ? input.headers : undefined),
+    );
+    if (
+      LOOPBACK.has(url.hostname) &&
+      !headers.has('authorization') &&
+      !headers.has('x-api-key') &&
+      !headers.has('cookie')
+    ) {
+      headers.set('authorization', `Bearer ${ADMIN_TOKEN}`);
+      return anonymousFetch(input, { ...init, headers });
+    }
+    return anonymousFetch(input, init);
+  };
+}
+installAdminFetch();
+
+/** Authorization header of a key, for `fetch(url, { headers: bearer(key) })`. */
+export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
+
 /** The whole service in this process on 127.0.0.1:0, with its data and logs in a temp dir. */
 export async function startGlass(
-  env: Record<string, string> = {},
+  env: Record<string, string | undefined> = {},
   dir?: string,
+  announce?: (text: string) => void,
 ): Promise<RunningGlass> {
   const dataDir = dir ?? mkdtempSync(join(tmpdir(), 'glass-http-'));
-  const config = loadConfig(schema, {
-    env: {
-      NODE_ENV: 'test',
-      PORT: '0',
-      HOST: '127.0.0.1',
-      DATA_DIR: join(dataDir, 'data'),
-      LOG_DIR: join(dataDir, 'logs'),
-      ADMIN_TOKEN,
-      LOG_LEVEL: 'warn',
-      ...env,
-    },
-    files: false,
-  });
+  const merged: Record<string, string | undefined> = {
+    NODE_ENV: 'test',
+    PORT: '0',
+    HOST: '127.0.0.1',
+    DATA_DIR: join(dataDir, 'data'),
+    LOG_DIR: join(dataDir, 'logs'),
+    ADMIN_TOKEN,
+    LOG_LEVEL: 'warn',
+    ...env,
+  };
+  // `undefined` unsets a default above (e.g. ADMIN_TOKEN).
+  for (const [k, v] of Object.entries(merged)) if (v === undefined) delete merged[k];
+  const config = loadConfig(schema, { env: merged, files: false });
   const glass = await createGlassService({
     config,
     console: false,
     lifecycle: { exit: false, signals: [] },
+    ...(announce ? { announce } : {}),
   });
   const { port } = await glass.listen();
   return {
@@ -46,10 +90,10 @@ export async function startGlass(
     url: `http://127.0.0.1:${port}`,
     dir: dataDir,
     adminToken: ADMIN_TOKEN,
-    async stop() {
+    async stop(options = {}) {
       await glass.service.shutdown();
       glass.service.lifecycle?.dispose();
-      if (!dir) rmSync(dataDir, { recursive: true, force: true });
+      if (!dir && !options.keep) rmSync(dataDir, { recursive: true, force: true });
     },
   };
 }
