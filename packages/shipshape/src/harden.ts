@@ -21,7 +21,7 @@ import {
   trustProxy,
   urlencodedBody,
 } from '@shipshape/security';
-import type { Application, RequestHandler } from 'express';
+import type { Application, Request, RequestHandler } from 'express';
 import type { HardenedService, HardenOptions, NodeEnv, StartupReport } from './types.js';
 
 const PKG = 'shipshape';
@@ -117,6 +117,34 @@ async function pingWithin(client: RedisCommandClient, ms: number): Promise<void>
   }
 }
 
+/**
+ * `req.ip` worked out once per request for this app: Express's getter parses X-Forwarded-For and
+ * walks the trust-proxy function on every read. The value is kept in a WeakMap (no property on the
+ * request); the getter is this app's own, so mounted sub-apps (own `trust proxy`) still use theirs.
+ */
+function memoizeClientIp(app: Application): void {
+  const request = (app as { request?: object }).request;
+  if (typeof request !== 'object' || request === null || Object.hasOwn(request, 'ip')) return;
+  let descriptor: PropertyDescriptor | undefined;
+  for (let p: object | null = request; p !== null && !descriptor; p = Object.getPrototypeOf(p))
+    descriptor = Object.getOwnPropertyDescriptor(p, 'ip');
+  const compute = descriptor?.get;
+  if (compute === undefined) return;
+  const ips = new WeakMap<object, string>();
+  Object.defineProperty(request, 'ip', {
+    configurable: true,
+    enumerable: descriptor?.enumerable ?? true,
+    get(this: object): string | undefined {
+      let ip = ips.get(this);
+      if (ip === undefined) {
+        ip = compute.call(this) as string | undefined;
+        if (ip !== undefined) ips.set(this, ip);
+      }
+      return ip;
+    },
+  });
+}
+
 function isLogger(value: unknown): value is Logger {
   return (
     typeof value === 'object' &&
@@ -163,11 +191,34 @@ function reportingLogger(logger: Logger, warnings: Warning[]): Logger {
   });
 }
 
+/** When a part may be passed over: it would only call `next()` for such a request. */
+enum Entry {
+  Always,
+  /** Body parsers: a request without Content-Length or Transfer-Encoding has no body to read. */
+  WithBody,
+  /** csrf without tokens on GET/HEAD/OPTIONS: it only adds `Vary: Sec-Fetch-Site, Origin`. */
+  UnsafeMethod,
+}
+
+interface Part {
+  readonly handler: RequestHandler;
+  readonly entry: Entry;
+}
+
+const hasBody = (req: Request) =>
+  req.headers['content-length'] !== undefined || req.headers['transfer-encoding'] !== undefined;
+
+const isSafeMethod = (method: string) =>
+  method === 'GET' || method === 'HEAD' || method === 'OPTIONS';
+
 /**
  * Runs middleware in order as one; an error (or a rejected promise) skips the rest and goes to
- * Express's `next(err)`, as it would between separate layers.
+ * Express's `next(err)`, as it would between separate layers. Parts that would do nothing for a
+ * request are not entered (see `Entry`); the response is the same.
  */
-function runInOrder(handlers: readonly RequestHandler[]): RequestHandler {
+function runInOrder(parts: readonly Part[]): RequestHandler {
+  const handlers = parts.map((p) => p.handler);
+  const entries = parts.map((p) => p.entry);
   return function shipshapeStack(req, res, next) {
     let index = 0;
     const step = (err?: unknown): void => {
@@ -175,7 +226,18 @@ function runInOrder(handlers: readonly RequestHandler[]): RequestHandler {
         next(err);
         return;
       }
-      const handler = handlers[index++];
+      let handler = handlers[index];
+      let entry = entries[index++];
+      while (entry !== Entry.Always && handler !== undefined) {
+        if (entry === Entry.WithBody ? hasBody(req) : !isSafeMethod(req.method)) break;
+        if (entry === Entry.UnsafeMethod) {
+          // What csrf() does for a safe method, in one call when Vary is not set yet.
+          if (res.getHeader('Vary') === undefined) res.setHeader('Vary', 'Sec-Fetch-Site, Origin');
+          else break;
+        }
+        handler = handlers[index];
+        entry = entries[index++];
+      }
       if (handler === undefined) {
         next();
         return;
@@ -227,6 +289,11 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
   const logger = reportingLogger(baseLogger, warnings);
 
   if (options.trustProxy !== undefined) trustProxy(app, options.trustProxy);
+  // securityHeaders() removes X-Powered-By from every response; not setting it is cheaper than
+  // deleting it (a deleted header leaves the response's header object slow for the rest).
+  if (options.securityHeaders !== false) app.disable('x-powered-by');
+  // The client address is asked for by the access log, the IP filter and the rate limiter.
+  memoizeClientIp(app);
 
   const ignored = (code: string) =>
     options.warnings === false ||
@@ -281,9 +348,9 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
 
   // The parts run as one app-level middleware: one router layer instead of a dozen (each layer
   // costs Express a path match and a next() hop per request).
-  const stack: RequestHandler[] = [];
-  const use = (handler: RequestHandler) => {
-    stack.push(handler);
+  const stack: Part[] = [];
+  const use = (handler: RequestHandler, entry = Entry.Always) => {
+    stack.push({ handler, entry });
   };
   const parts: Record<string, boolean> = {};
   const on = <T>(name: string, value: T | false | undefined): value is T | undefined => {
@@ -341,10 +408,17 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
         ...(options.rateLimit ?? {}),
       }),
     );
-  if (on('jsonBody', options.jsonBody)) use(jsonBody({ logger, ...(options.jsonBody ?? {}) }));
+  if (on('jsonBody', options.jsonBody))
+    use(jsonBody({ logger, ...(options.jsonBody ?? {}) }), Entry.WithBody);
   if (on('urlencodedBody', options.urlencodedBody))
-    use(urlencodedBody({ logger, ...(options.urlencodedBody ?? {}) }));
-  if (on('csrf', options.csrf)) use(csrf({ logger, ...(options.csrf ?? {}) }) as RequestHandler);
+    use(urlencodedBody({ logger, ...(options.urlencodedBody ?? {}) }), Entry.WithBody);
+  if (on('csrf', options.csrf)) {
+    const tokens = options.csrf !== undefined && (options.csrf.token ?? false) !== false;
+    use(
+      csrf({ logger, ...(options.csrf ?? {}) }) as RequestHandler,
+      tokens ? Entry.Always : Entry.UnsafeMethod,
+    );
+  }
   if (on('threatMonitor', options.threatMonitor))
     use(
       threatMonitor({
