@@ -1,5 +1,4 @@
 import {
-  bool,
   bytes,
   type Config,
   duration,
@@ -180,12 +179,7 @@ export const schema = {
     secret: true,
     minLength: 16,
     description:
-      'Bearer token a Prometheus scraper may send for /metrics (besides an admin key); production only serves /metrics to these.',
-  }),
-  METRICS_PUBLIC: bool({
-    default: false,
-    description:
-      'Serve /metrics without credentials in production too (logs SHIPSHAPE_SECURITY_METRICS_OPEN); outside production it is open anyway.',
+      'Bearer token a Prometheus scraper sends for /metrics; when set (production), /metrics answers only it and admin keys. Unset in production: /metrics is open and SHIPSHAPE_SECURITY_METRICS_OPEN is logged.',
   }),
   RATE_LIMIT_API: int({
     default: 100,

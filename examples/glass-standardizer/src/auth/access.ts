@@ -194,7 +194,9 @@ export function createAccess(options: AccessOptions): Access {
     authenticator: auth,
     role: 'admin',
     scrapeTokens: config.METRICS_TOKEN ? [config.METRICS_TOKEN] : [],
-    metrics: production && !config.METRICS_PUBLIC ? 'protected' : 'open',
+    // Protected once a scraper has a token to send; until then open, with a coded warning in
+    // production (deployments whose scraper has no token yet keep their metrics).
+    metrics: production && config.METRICS_TOKEN ? 'protected' : 'open',
     production,
     logger,
   });

@@ -325,10 +325,11 @@ describe('/metrics and /health/detailed in production', () => {
     }
   });
 
-  it('METRICS_PUBLIC=true leaves /metrics open with a coded warning', async () => {
-    const glass = await startGlass({ ...env, METRICS_PUBLIC: 'true' });
+  it('without METRICS_TOKEN, /metrics stays open with a coded warning; /health/detailed does not', async () => {
+    const glass = await startGlass({ ...env, METRICS_TOKEN: undefined });
     try {
       expect((await anonymousFetch(`${glass.url}/metrics`)).status).toBe(200);
+      expect((await anonymousFetch(`${glass.url}/health/detailed`)).status).toBe(401);
       await sleep(200);
       const app = readdirSync(join(glass.dir, 'logs'))
         .filter((f) => f.startsWith('app-'))

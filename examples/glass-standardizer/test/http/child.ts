@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../../../test/helpers/index.js';
-import { ADMIN_TOKEN, type DatasetSummary } from './support.js';
+import { ADMIN_TOKEN, type DatasetSummary, registerAdminKey } from './support.js';
 
 /** The example's root directory (holds package.json, dist/, test/fixtures/). */
 export const EXAMPLE_ROOT = fileURLToPath(new URL('../../', import.meta.url));
@@ -60,6 +60,7 @@ export async function spawnGlass(
     ended = true;
   });
   const url = `http://127.0.0.1:${port}`;
+  registerAdminKey(url, env.ADMIN_TOKEN ?? ADMIN_TOKEN);
   const deadline = Date.now() + (options.readyTimeoutMs ?? 45_000);
   for (;;) {
     if (ended) throw new Error(`glass-standardizer exited before it was ready:\n${output}`);

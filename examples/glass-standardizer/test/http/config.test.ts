@@ -40,14 +40,44 @@ describe('configuration errors stop the start with exit code 78 and a report (ch
     expect(stderr).toMatch(/READINESS_DELAY_MS: .*soon/);
   });
 
-  it('refuses production without ADMIN_TOKEN, and a DATABASE_URL that is not postgres', async () => {
+  it('refuses a DATABASE_URL that is not postgres, without echoing it', async () => {
     const { code, stderr } = await start(
       { ...base, NODE_ENV: 'production', DATABASE_URL: 'mysql://db/glass' },
       dir,
     );
     expect(code).toBe(78);
-    expect(stderr).toContain('ADMIN_TOKEN');
     expect(stderr).toContain('DATABASE_URL');
     expect(stderr).not.toContain('mysql://db/glass');
+  });
+
+  it('refuses production without an admin credential (ADMIN_TOKEN, API_KEYS or OIDC)', async () => {
+    const { code, stderr } = await start({ ...base, NODE_ENV: 'production' }, dir);
+    expect(code).toBe(78);
+    expect(stderr).toMatch(/ADMIN_TOKEN: required in staging and production/);
+  });
+
+  it('refuses malformed API_KEYS and a half-configured OIDC, naming the settings', async () => {
+    const bad = await start(
+      {
+        ...base,
+        NODE_ENV: 'production',
+        ADMIN_TOKEN: 'a-production-admin-token-0123456789',
+        API_KEYS: 'glass_1234abcd:superuser:00',
+      },
+      dir,
+    );
+    expect(bad.code).toBe(78);
+    expect(bad.stderr).toMatch(/API_KEYS: expected "<key id>:<role>:<sha256 hex>"/);
+    const oidc = await start(
+      {
+        ...base,
+        NODE_ENV: 'production',
+        ADMIN_TOKEN: 'a-production-admin-token-0123456789',
+        OIDC_ISSUER: 'https://idp.example.org/realms/glass',
+      },
+      dir,
+    );
+    expect(oidc.code).toBe(78);
+    expect(oidc.stderr).toMatch(/OIDC_ISSUER, OIDC_JWKS_URL and OIDC_AUDIENCE/);
   });
 });

@@ -1,5 +1,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
+import http, { type ClientRequest, type RequestOptions } from 'node:http';
+import { syncBuiltinESMExports } from 'node:module';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { loadConfig } from '@shipshape/config';
@@ -24,36 +26,89 @@ type Patched = typeof globalThis & { [ORIGINAL_FETCH]?: typeof fetch };
 export const anonymousFetch: typeof fetch =
   (globalThis as Patched)[ORIGINAL_FETCH] ?? globalThis.fetch.bind(globalThis);
 
-const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]']);
+const LOOPBACK = new Set(['127.0.0.1', 'localhost', '[::1]', '::1']);
+/** The admin key of each service a test started, by origin (spawnGlass registers its own). */
+const KEYS = new Map<string, string>();
+
+/** Which admin key requests to `origin` carry by default (a child started with another ADMIN_TOKEN). */
+export function registerAdminKey(origin: string, key: string): void {
+  KEYS.set(new URL(origin).origin, key);
+}
+
+const keyFor = (url: URL) =>
+  LOOPBACK.has(url.hostname) ? (KEYS.get(url.origin) ?? ADMIN_TOKEN) : undefined;
 
 /**
  * Every service these tests start has its API behind authentication. Requests from the test
- * process to a loopback address carry the admin key (ADMIN_TOKEN, role admin) unless they bring
- * their own credential (Authorization, X-API-Key or a cookie), so the suites written before the
- * API needed one (uploads, downloads, scrapes) keep testing what they tested, as an admin.
+ * process to a loopback address carry that service's admin key (ADMIN_TOKEN, role admin) unless
+ * they bring their own credential (Authorization, X-API-Key or a cookie), so the suites written
+ * before the API needed one (uploads, downloads, scrapes, the compose topology's load) keep
+ * testing what they tested, as an admin. Both `fetch` and `node:http`'s `request`/`get` (also
+ * as ESM named imports: `syncBuiltinESMExports`) get it; `anonymousFetch` and any explicit
+ * credential opt out.
  */
-function installAdminFetch(): void {
+function installAdminKey(): void {
   const patched = globalThis as Patched;
   if (patched[ORIGINAL_FETCH]) return;
   patched[ORIGINAL_FETCH] = anonymousFetch;
+  const carriesCredential = (has: (name: string) => boolean) =>
+    has('authorization') || has('x-api-key') || has('cookie');
   globalThis.fetch = (input: string | URL | Request, init?: RequestInit) => {
     const url = new URL(input instanceof Request ? input.url : String(input));
     const headers = new Headers(
       init?.headers ?? (input instanceof Request ? input.headers : undefined),
     );
-    if (
-      LOOPBACK.has(url.hostname) &&
-      !headers.has('authorization') &&
-      !headers.has('x-api-key') &&
-      !headers.has('cookie')
-    ) {
-      headers.set('authorization', `Bearer ${ADMIN_TOKEN}`);
-      return anonymousFetch(input, { ...init, headers });
-    }
-    return anonymousFetch(input, init);
+    const key = keyFor(url);
+    if (key === undefined || carriesCredential((n) => headers.has(n)))
+      return anonymousFetch(input, init);
+    headers.set('authorization', `Bearer ${key}`);
+    return anonymousFetch(input, { ...init, headers });
   };
+
+  type Args = [
+    string | URL | RequestOptions,
+    (RequestOptions | ((res: http.IncomingMessage) => void))?,
+    ((res: http.IncomingMessage) => void)?,
+  ];
+  const withKey = (args: Args): unknown[] => {
+    const [first, second, third] = args;
+    const target =
+      typeof first === 'string' || first instanceof URL ? new URL(String(first)) : undefined;
+    const options: RequestOptions =
+      target !== undefined
+        ? typeof second === 'object'
+          ? { ...second }
+          : {}
+        : { ...(first as RequestOptions) };
+    const callback =
+      target !== undefined
+        ? typeof second === 'function'
+          ? second
+          : third
+        : (second as typeof third);
+    const url =
+      target ??
+      new URL(
+        `http://${options.hostname ?? options.host ?? 'localhost'}${options.port ? `:${options.port}` : ''}`,
+      );
+    const headers = { ...(options.headers as Record<string, string> | undefined) };
+    const names = new Set(Object.keys(headers).map((n) => n.toLowerCase()));
+    const key = keyFor(url);
+    if (key !== undefined && !carriesCredential((n) => names.has(n)))
+      headers.authorization = `Bearer ${key}`;
+    options.headers = headers;
+    const rest = callback ? [options, callback] : [options];
+    return target !== undefined ? [target, ...rest] : rest;
+  };
+  const request = http.request;
+  const get = http.get;
+  http.request = ((...args: Args) =>
+    (request as (...a: unknown[]) => ClientRequest)(...withKey(args))) as typeof http.request;
+  http.get = ((...args: Args) =>
+    (get as (...a: unknown[]) => ClientRequest)(...withKey(args))) as typeof http.get;
+  syncBuiltinESMExports();
 }
-installAdminFetch();
+installAdminKey();
 
 /** Authorization header of a key, for `fetch(url, { headers: bearer(key) })`. */
 export const bearer = (key: string) => ({ authorization: `Bearer ${key}` });
