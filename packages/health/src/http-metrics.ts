@@ -231,31 +231,55 @@ type ExpressishRequest = IncomingMessage & RoutedRequest;
 /** Status label for requests the client abandoned before the response finished (nginx's 499). */
 export const CLIENT_CLOSED_STATUS = 499;
 
+/**
+ * What a composer (harden()) uses to share one `close` listener and one route template between
+ * the metrics and the access log: `begin` at the middleware's place (false: skipped), `route` and
+ * `end` once the response has closed, with the start time the composer took.
+ */
+export interface HttpMetricsObserver {
+  begin(req: IncomingMessage): boolean;
+  route(req: IncomingMessage): string | undefined;
+  end(res: ServerResponse, start: number, route: string | undefined): void;
+}
+
 export function createHttpMetricsMiddleware(
   collector: HttpMetricsCollector,
   config: HttpMetricsConfig,
-): Middleware {
+): Middleware & HttpMetricsObserver {
   const { unmatchedRoute, skip } = config;
   const templates = routeTemplates();
 
-  function onResponseClose(res: ServerResponse, start: number): void {
-    collector.inFlight--;
-    const seconds = (performance.now() - start) / 1000;
-    const req = res.req as ExpressishRequest;
-    const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED_STATUS;
-    collector.record(req.method ?? 'GET', status, templates.of(req) ?? unmatchedRoute, seconds);
+  function begin(req: IncomingMessage): boolean {
+    if (skip?.(req)) return false;
+    collector.inFlight++;
+    return true;
   }
 
-  return function httpMetricsMiddleware(req, res, next) {
-    if (skip?.(req)) {
+  function route(req: IncomingMessage): string | undefined {
+    return templates.of(req as ExpressishRequest);
+  }
+
+  function end(res: ServerResponse, start: number, template: string | undefined): void {
+    collector.inFlight--;
+    const seconds = (performance.now() - start) / 1000;
+    const status = res.writableFinished ? res.statusCode : CLIENT_CLOSED_STATUS;
+    collector.record(res.req.method ?? 'GET', status, template ?? unmatchedRoute, seconds);
+  }
+
+  function onResponseClose(res: ServerResponse, start: number): void {
+    end(res, start, templates.of(res.req as ExpressishRequest));
+  }
+
+  const middleware: Middleware = function httpMetricsMiddleware(req, res, next) {
+    if (!begin(req)) {
       next();
       return;
     }
-    collector.inFlight++;
     // The start time stays in this closure: a property added to `res` per request measurably
     // slowed the rest of the stack. 'close' fires once per response (after 'finish', or on abort).
     const start = performance.now();
     res.on('close', () => onResponseClose(res, start));
     next();
   };
+  return Object.assign(middleware, { begin, route, end });
 }

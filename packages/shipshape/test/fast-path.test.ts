@@ -37,7 +37,7 @@ interface Stack {
   slowClosed: Promise<void>;
 }
 
-function routes(app: Application, stack: Stack) {
+function routes(app: Application, stack: Stack, express: ExpressFactory) {
   let entered: () => void = () => {};
   let closed: () => void = () => {};
   stack.slowEntered = new Promise((r) => {
@@ -55,6 +55,14 @@ function routes(app: Application, stack: Stack) {
   app.get('/api/boom', () => {
     throw new Error('boom');
   });
+  const router = express.Router();
+  router.get('/things/:id', (req: Request, res: Response) => {
+    res.json({ thing: req.params.id });
+  });
+  router.get('/broken/:id', () => {
+    throw new Error('broken');
+  });
+  app.use('/v1', router);
   app.get('/slow', (_req: Request, res: Response) => {
     res.on('close', () => setImmediate(closed));
     entered();
@@ -86,11 +94,11 @@ function hardened(express: ExpressFactory): Stack {
     logger,
     health,
     trustProxy: 'loopback',
-    rateLimit: { limit: 10, windowMs: 60_000 },
+    rateLimit: { limit: 12, windowMs: 60_000 },
     lifecycle: false,
     startupReport: false,
   });
-  routes(app, stack);
+  routes(app, stack, express);
   service.finish();
   return stack;
 }
@@ -115,7 +123,7 @@ function reference(express: ExpressFactory): Stack {
       production: false,
       registry,
       ipFilter: filter,
-      limit: 10,
+      limit: 12,
       windowMs: 60_000,
     }),
   );
@@ -123,7 +131,7 @@ function reference(express: ExpressFactory): Stack {
   app.use(urlencodedBody({ logger }));
   app.use(csrf({ logger }));
   app.use(threatMonitor({ logger, mode: 'monitor', registry }));
-  routes(app, stack);
+  routes(app, stack, express);
   app.use(notFound());
   app.use(errorHandler({ production: false, logger }));
   return stack;
@@ -187,9 +195,11 @@ const REQUESTS: { lines: string[]; body?: string }[] = [
     body: 'hi',
   },
   { lines: ['GET /api/boom HTTP/1.1', 'X-Request-Id: r-8'] },
+  { lines: ['GET /v1/things/7 HTTP/1.1', 'X-Request-Id: r-8a'] },
+  { lines: ['GET /v1/broken/7 HTTP/1.1', 'X-Request-Id: r-8b'] },
   { lines: ['GET /nowhere HTTP/1.1', 'X-Request-Id: r-9'] },
   { lines: ['GET /api/items/1%27%20OR%201=1 HTTP/1.1', 'X-Request-Id: r-10'] },
-  { lines: ['GET /api/items/11 HTTP/1.1', 'X-Request-Id: r-11'] }, // the 11th from 127.0.0.1 (with /slow): over the limit
+  { lines: ['GET /api/items/11 HTTP/1.1', 'X-Request-Id: r-11'] }, // the 13th from 127.0.0.1 (with /slow): over the limit
   { lines: ['GET /health/live HTTP/1.1', 'X-Request-Id: r-12'] },
 ];
 
@@ -250,6 +260,8 @@ describeEachExpress('harden() fast path = the parts mounted one by one', (expres
       'HTTP/1.1 403 Forbidden',
       'HTTP/1.1 415 Unsupported Media Type',
       'HTTP/1.1 500 Internal Server Error',
+      'HTTP/1.1 200 OK',
+      'HTTP/1.1 500 Internal Server Error',
       'HTTP/1.1 404 Not Found',
       'HTTP/1.1 200 OK',
       'HTTP/1.1 429 Too Many Requests',
@@ -262,6 +274,8 @@ describeEachExpress('harden() fast path = the parts mounted one by one', (expres
     expect(ours.lines[0]).toMatch(/"requestId":"r-slow".*"status":499.*"aborted":true/);
     expect(ours.lines).toEqual(ref.lines);
     expect(ours.series.some((l) => /status_code="499"/.test(l))).toBe(true);
+    expect(ours.series.some((l) => /route="\/v1\/broken\/:id"/.test(l))).toBe(true);
+    expect(ours.lines.some((l) => l.includes('"route":"/v1/broken/:id"'))).toBe(true);
     expect(ours.series).toEqual(ref.series);
   });
 });
