@@ -1,0 +1,99 @@
+// /openapi.json against the routes the service really has, and the statuses they really answer.
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SAMPLES } from '../helpers.js';
+import {
+  anonymousFetch,
+  type RunningGlass,
+  startGlass,
+  upload,
+  waitForDataset,
+} from './support.js';
+
+interface Operation {
+  responses: Record<string, unknown>;
+  'x-required-role'?: string;
+}
+type Doc = { openapi: string; paths: Record<string, Record<string, Operation>> };
+
+interface Layer {
+  route?: { path: string; methods: Record<string, boolean> };
+  handle: { stack?: Layer[] };
+  rawPath?: string;
+}
+
+/** `METHOD /path/{param}` of every route in an Express 5 app, mount prefixes included. */
+function routesOf(stack: Layer[], prefix = ''): string[] {
+  const out: string[] = [];
+  for (const layer of stack) {
+    if (layer.route) {
+      for (const method of Object.keys(layer.route.methods))
+        if (method !== '_all')
+          out.push(
+            `${method.toUpperCase()} ${(prefix + layer.route.path).replace(/(.)\/$/, '$1').replace(/:(\w+)/g, '{$1}')}`,
+          );
+    } else if (layer.handle.stack) {
+      const mount = typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? layer.rawPath : '';
+      out.push(...routesOf(layer.handle.stack, prefix + mount));
+    }
+  }
+  return out;
+}
+
+describe('OpenAPI document (/openapi.json)', () => {
+  let glass: RunningGlass;
+  let doc: Doc;
+  let id: string;
+
+  beforeAll(async () => {
+    glass = await startGlass();
+    const res = await anonymousFetch(`${glass.url}/openapi.json`);
+    expect(res.status).toBe(200);
+    doc = (await res.json()) as Doc;
+    const created = await upload(glass.url, { path: join(SAMPLES, 'lab_a_2024.csv') });
+    id = ((await created.json()) as { id: string }).id;
+    await waitForDataset(glass.url, id);
+  }, 60_000);
+  afterAll(() => glass?.stop());
+
+  const documented = () =>
+    Object.entries(doc.paths).flatMap(([path, ops]) =>
+      Object.keys(ops)
+        .filter((m) => ['get', 'post', 'put', 'delete', 'patch'].includes(m))
+        .map((m) => `${m.toUpperCase()} ${path}`),
+    );
+
+  it('is OpenAPI 3.1 and documents every API and session route the app has, and no other', () => {
+    expect(doc.openapi).toBe('3.1.0');
+    const app = glass.glass.app as unknown as { router: { stack: Layer[] } };
+    const real = routesOf(app.router.stack).filter((r) => / \/(api|auth)\b/.test(r));
+    expect(real.length).toBeGreaterThan(12);
+    const docs = documented();
+    for (const route of real) expect(docs, `undocumented: ${route}`).toContain(route);
+    for (const route of docs.filter((r) => / \/(api\/datasets|auth)\b/.test(r)))
+      expect(real, `documented but not served: ${route}`).toContain(route);
+  });
+
+  it('every documented GET answers a documented status, for an admin and for nobody', async () => {
+    const gets = documented().filter((r) => r.startsWith('GET '));
+    expect(gets.length).toBeGreaterThan(15);
+    for (const route of gets) {
+      const path = route.slice(4);
+      const url = `${glass.url}${path.replace('{id}', id).replace('{cache}', 'analytics')}`;
+      const op = doc.paths[path]?.get as Operation;
+      const admin = await fetch(url);
+      await admin.arrayBuffer();
+      expect(Object.keys(op.responses), `${route} as admin: ${admin.status}`).toContain(
+        String(admin.status),
+      );
+      // lab_a has no culture-negative rows: its SAMPLE file is the documented 404.
+      expect(admin.status, route).toBe(path.endsWith('/sample.csv') ? 404 : 200);
+      if (op['x-required-role']) {
+        const nobody = await anonymousFetch(url);
+        await nobody.arrayBuffer();
+        expect(nobody.status, route).toBe(401);
+        expect(Object.keys(op.responses), route).toContain('401');
+      }
+    }
+  }, 60_000);
+});
