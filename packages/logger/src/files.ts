@@ -234,7 +234,13 @@ export class StreamFileTransport extends DailyRotateFile {
   private async gzip(file: string): Promise<void> {
     const target = `${file}.gz`;
     try {
-      await pipeline(fs.createReadStream(file), createGzip(), fs.createWriteStream(target));
+      // Level 1: about half the CPU of the default level 6 for archives ~18 % larger (access
+      // lines are repetitive); the compression runs in the serving process.
+      await pipeline(
+        fs.createReadStream(file),
+        createGzip({ level: 1 }),
+        fs.createWriteStream(target),
+      );
     } catch (error) {
       // Typically ENOENT: maxFiles removed the file first. Never leave a partial archive behind.
       this.removed.delete(file);
