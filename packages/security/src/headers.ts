@@ -26,6 +26,14 @@ export interface HstsOptions {
 
 export interface SecurityHeadersOptions {
   /**
+   * `'api'`: the OWASP REST Security header set; helmet's headers that only matter to HTML in old
+   * browsers (`X-XSS-Protection`, `X-Download-Options`, `X-DNS-Prefetch-Control`,
+   * `X-Permitted-Cross-Domain-Policies`, `Origin-Agent-Cluster`) are not sent. `helmet` options
+   * given explicitly still win.
+   * @default 'default' (every header helmet sends by default)
+   */
+  readonly profile?: 'default' | 'api';
+  /**
    * Production mode: HSTS on every response (not only secure ones).
    * @default process.env.NODE_ENV === 'production' (read when the factory is called)
    */
@@ -72,6 +80,7 @@ export interface SecurityHeadersOptions {
 }
 
 const knownOptions: { readonly [K in keyof Required<SecurityHeadersOptions>]: true } = {
+  profile: true,
   production: true,
   contentSecurityPolicy: true,
   cspReportOnly: true,
@@ -114,6 +123,26 @@ export const DEFAULT_PERMISSIONS_POLICY: Readonly<Record<string, readonly string
   'web-share': [],
   'xr-spatial-tracking': [],
 };
+
+/**
+ * helmet headers left out by the `api` profile (not in the OWASP REST Security header list), with
+ * helmet's legacy alias of each option (a caller's option under either name wins).
+ */
+const API_PROFILE: readonly (readonly [option: string, alias: string | undefined])[] = [
+  ['xXssProtection', 'xssFilter'],
+  ['xDownloadOptions', 'ieNoOpen'],
+  ['xDnsPrefetchControl', 'dnsPrefetchControl'],
+  ['xPermittedCrossDomainPolicies', 'permittedCrossDomainPolicies'],
+  ['originAgentCluster', undefined],
+];
+
+function apiProfile(given: object | undefined): Record<string, false> {
+  const off: Record<string, false> = {};
+  for (const [option, alias] of API_PROFILE)
+    if (!(given && (option in given || (alias !== undefined && alias in given))))
+      off[option] = false;
+  return off;
+}
 
 const API_CSP: CspDirectives = {
   'default-src': ["'none'"],
@@ -248,8 +277,14 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): SecurityH
     csp = { useDefaults: false, directives, reportOnly: options.cspReportOnly ?? false };
   }
 
+  const profile = options.profile ?? 'default';
+  if (profile !== 'default' && profile !== 'api')
+    throw new Error(
+      `@shipshape/security: securityHeaders "profile" must be 'default' or 'api', got ${describeValue(profile)}`,
+    );
   const helmetOptions = {
     frameguard: { action: 'deny' },
+    ...(profile === 'api' ? apiProfile(options.helmet) : {}),
     ...(options.helmet ?? {}),
     contentSecurityPolicy: csp,
     strictTransportSecurity: false,
