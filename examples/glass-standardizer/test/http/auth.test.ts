@@ -1,8 +1,10 @@
 // Authentication and roles of the service (issue 19): keys by role, sessions with CSRF, audit,
 // throttling, auto-block, guarded health and metrics, the development admin key.
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { SAMPLES } from '../helpers.js';
 import {
   ADMIN_TOKEN,
@@ -286,6 +288,48 @@ describe('monitoring switched on, configured through the environment', () => {
     await sleep(50);
     const blocked = await fetch(`${glass.url}/api/datasets`);
     expect(await problem(blocked)).toMatchObject({ status: 403, code: 'IP_BLOCKED' });
+  });
+});
+
+describe('alerts go to the log, the webhook and the monitoring page', () => {
+  it('a memory threshold below the RSS fires at the next evaluation and is POSTed to ALERT_WEBHOOK_URL', {
+    timeout: 30_000,
+  }, async () => {
+    const received: Record<string, unknown>[] = [];
+    const hook = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => {
+        body += c.toString('utf8');
+      });
+      req.on('end', () => {
+        received.push(JSON.parse(body) as Record<string, unknown>);
+        res.end();
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, '127.0.0.1', r));
+    const glass = await startGlass({
+      ALERT_MEMORY: '1mb',
+      ALERT_FOR: '0',
+      ALERT_WEBHOOK_URL: `http://127.0.0.1:${(hook.address() as AddressInfo).port}/alerts`,
+    });
+    try {
+      await vi.waitFor(() => expect(received.some((e) => e.name === 'memory')).toBe(true), {
+        timeout: 15_000,
+        interval: 200,
+      });
+      expect(received.find((e) => e.name === 'memory')).toMatchObject({
+        status: 'firing',
+        metric: 'rssBytes',
+        threshold: 1024 * 1024,
+      });
+      const m = (await (await fetch(`${glass.url}/api/admin/monitoring`)).json()) as {
+        alerts: { name: string; status: string }[];
+      };
+      expect(m.alerts.find((a) => a.name === 'memory')?.status).toBe('firing');
+    } finally {
+      await glass.stop();
+      await new Promise<void>((r) => hook.close(() => r()));
+    }
   });
 });
 
