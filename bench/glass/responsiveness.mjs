@@ -115,6 +115,10 @@ function prober(url, everyMs = 50) {
   };
 }
 
+const ADMIN_TOKEN = 'bench-admin-token-0123456789abcdef';
+// Every API call carries the admin key (builds without authentication ignore it).
+const auth = { authorization: `Bearer ${ADMIN_TOKEN}` };
+
 async function run(build) {
   const dir = mkdtempSync(join(tmpdir(), 'glass-responsive-'));
   const port = await freePort();
@@ -130,7 +134,7 @@ async function run(build) {
       LOG_LEVEL: 'warn',
       // The 1M-row file is 130 MB.
       UPLOAD_MAX_BYTES: '1gb',
-      ADMIN_TOKEN: 'bench-admin-token-0123456789abcdef',
+      ADMIN_TOKEN,
       ...extraEnv,
     },
     stdio: ['ignore', 'ignore', 'inherit'],
@@ -168,12 +172,12 @@ async function run(build) {
       form.set(k, v);
     form.set('file', new Blob([readFileSync(file)], { type: 'text/csv' }), 'bench.csv');
     const uploaded = performance.now();
-    const res = await fetch(`${url}/api/datasets`, { method: 'POST', body: form });
+    const res = await fetch(`${url}/api/datasets`, { method: 'POST', body: form, headers: auth });
     if (res.status !== 202) throw new Error(`upload: ${res.status} ${await res.text()}`);
     const { id } = await res.json();
     let dataset;
     for (;;) {
-      dataset = await (await fetch(`${url}/api/datasets/${id}`)).json();
+      dataset = await (await fetch(`${url}/api/datasets/${id}`, { headers: auth })).json();
       if (dataset.status !== 'queued' && dataset.status !== 'processing') break;
       await new Promise((r) => setTimeout(r, 1000));
     }
@@ -184,7 +188,7 @@ async function run(build) {
 
     enter('export');
     const exported = performance.now();
-    const csv = await fetch(`${url}/api/datasets/${id}/isolates.csv`);
+    const csv = await fetch(`${url}/api/datasets/${id}/isolates.csv`, { headers: auth });
     let exportBytes = 0;
     for await (const chunk of csv.body) exportBytes += chunk.length;
     result.exportS = (performance.now() - exported) / 1000;
@@ -202,7 +206,7 @@ async function run(build) {
       const path = q % 2 ? 'antibiogram' : 'resistance';
       if (path === 'antibiogram') params.delete('groupBy');
       const started = performance.now();
-      const answer = await fetch(`${url}/api/datasets/${id}/${path}?${params}`);
+      const answer = await fetch(`${url}/api/datasets/${id}/${path}?${params}`, { headers: auth });
       await answer.arrayBuffer();
       if (answer.status !== 200) throw new Error(`analytics ${path}: ${answer.status}`);
       times.push(performance.now() - started);
