@@ -553,8 +553,8 @@ export function authenticate(options: AuthenticateOptions): Authenticator {
     const outcome = await check(req, res, credential, interactive);
     if (outcome.kind === 'refused') throw outcome.error;
     if (outcome.kind !== 'principal') throw required();
-    const previous = authStateOf(req);
-    if (previous?.sessionId) await sessions.destroy(req, res).catch(() => undefined);
+    // Signing in again ends the session the browser had (a fresh id every time).
+    if (sessions.hasCookie(req)) await sessions.destroy(req, res).catch(() => false);
     const sessionId = await sessions.create(req, res, outcome.principal);
     const principal: Principal = {
       ...outcome.principal,
