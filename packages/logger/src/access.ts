@@ -170,14 +170,26 @@ export function accessLog(logger: LoggerLike, options: AccessLogOptions = {}) {
   const hasSlowRoutes = slowRoutes.size > 0;
   const messageJson = JSON.stringify(message);
 
-  // Requests finishing in the same millisecond share one formatted timestamp.
+  // Requests finishing in the same millisecond share one formatted timestamp; within a second
+  // only the milliseconds change, so the rest is formatted once per second (toISOString per
+  // millisecond showed up in profiles at a few thousand requests per second).
   let lastMs = 0;
   let lastIso = '';
+  let lastSecond = Number.NaN;
+  let secondPrefix = '';
   function isoNow(): string {
     const now = Date.now();
     if (now !== lastMs) {
       lastMs = now;
-      lastIso = new Date(now).toISOString();
+      const ms = now % 1000;
+      if (now - ms !== lastSecond || ms < 0) {
+        lastSecond = now - ms;
+        secondPrefix = new Date(now).toISOString().slice(0, -4); // "2026-11-27T10:00:00."
+      }
+      lastIso =
+        ms >= 0
+          ? `${secondPrefix}${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`
+          : new Date(now).toISOString();
     }
     return lastIso;
   }

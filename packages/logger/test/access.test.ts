@@ -352,3 +352,38 @@ describe('routeTemplate', () => {
     );
   });
 });
+
+describeEachExpress('accessLog timestamps', (express) => {
+  it('are the ISO time of the line, across milliseconds and seconds', async () => {
+    const { logger, find } = createTestLogger();
+    const app = express();
+    app.use(accessLog(logger));
+    app.get('/t/:n', (_req, res) => {
+      res.end();
+    });
+    const server = await listen(app);
+    const times = [
+      Date.UTC(2026, 10, 27, 9, 59, 59, 999),
+      Date.UTC(2026, 10, 27, 10, 0, 0, 0),
+      Date.UTC(2026, 10, 27, 10, 0, 0, 7),
+      Date.UTC(2026, 10, 27, 10, 0, 0, 42),
+      Date.UTC(2026, 10, 27, 10, 0, 0, 420),
+      Date.UTC(2026, 10, 27, 10, 0, 1, 5),
+    ];
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      for (const [i, t] of times.entries()) {
+        vi.setSystemTime(t);
+        await fetch(`${server.url}/t/${i}`);
+        // The line is written on 'close', after the client has its answer.
+        await vi.waitFor(() => expect(find({ route: '/t/:n' })).toHaveLength(i + 1));
+      }
+    } finally {
+      vi.useRealTimers();
+      await server.close();
+    }
+    expect(find({ route: '/t/:n' }).map((r) => r.timestamp)).toEqual(
+      times.map((t) => new Date(t).toISOString()),
+    );
+  });
+});
