@@ -4,25 +4,42 @@
 // pinned to CPU 1 and autocannon to CPU 0 (taskset), one server at a time, rounds interleaved,
 // medians; "kept" = the first server's µs ÷ this server's.
 // Usage: node bench/overhead/cpu.mjs bare,accessLog,httpMetrics,full,hand   (BENCH_ROUNDS, BENCH_AMOUNT)
-// Names: bare, full (harden()), hand (hand-assembled), or a BENCH_PART of servers/single.mjs.
-import { median, serverCpuPerRequest } from '../lib.mjs';
+// Names: bare, full (harden()), full+lifecycle (harden() owning the server), full-api (that with
+// securityHeaders profile 'api'), hand (hand-assembled),
+// or a BENCH_PART of servers/single.mjs; `before:<name>` runs the copy in BENCH_BEFORE (ab.mjs).
+import { median, serverCpu } from './measure.mjs';
 
 const names = (process.argv[2] ?? 'bare,full').split(',');
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
 const amount = Number(process.env.BENCH_AMOUNT ?? 8000);
-const modules = { bare: 'bare.mjs', full: 'shipshape-full.mjs', hand: 'hand-assembled.mjs' };
+const modules = {
+  bare: 'bare.mjs',
+  full: 'shipshape-full.mjs',
+  'full+lifecycle': 'shipshape-full.mjs',
+  'full-api': 'shipshape-full.mjs',
+  hand: 'hand-assembled.mjs',
+};
 
-const measure = async (name) =>
-  (
-    await serverCpuPerRequest({
-      module: new URL(`./servers/${modules[name] ?? 'single.mjs'}`, import.meta.url),
-      env: { BENCH_PART: name },
+const measure = async (label) => {
+  const before = label.startsWith('before:');
+  const name = before ? label.slice(7) : label;
+  const base = before
+    ? new URL(`file://${process.env.BENCH_BEFORE}/bench/overhead/`)
+    : new URL('./', import.meta.url);
+  return (
+    await serverCpu({
+      module: new URL(`./servers/${modules[name] ?? 'single.mjs'}`, base),
+      env: {
+        BENCH_PART: name,
+        BENCH_LIFECYCLE: name === 'full+lifecycle' || name === 'full-api' ? '1' : '0',
+        BENCH_HEADERS_PROFILE: name === 'full-api' ? 'api' : '',
+      },
       amount,
       warmup: 5000,
       connections: 20,
-      pin: true,
     })
   ).micros;
+};
 
 const samples = new Map(names.map((n) => [n, []]));
 for (let r = 0; r < rounds; r++) {
