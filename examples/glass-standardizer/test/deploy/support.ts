@@ -9,8 +9,8 @@ export const DEPLOY = fileURLToPath(new URL('../../deploy/', import.meta.url));
 /** The repository root. */
 export const REPO = fileURLToPath(new URL('../../../../', import.meta.url));
 
-// js-yaml is in the workspace through @changesets/cli (a root devDependency); loaded by path so
-// the type checker needs no declaration for it.
+// js-yaml (a root devDependency) is loaded with require, so the type checker needs no declaration
+// package for it.
 const yaml = createRequire(import.meta.url)('js-yaml') as {
   load(text: string): unknown;
   loadAll(text: string): unknown[];
