@@ -7,6 +7,7 @@
 // Names: bare, full (harden()), full+lifecycle (harden() owning the server), full-api (that with
 // securityHeaders profile 'api'), hand (hand-assembled),
 // or a BENCH_PART of servers/single.mjs; `before:<name>` runs the copy in BENCH_BEFORE (ab.mjs).
+import { loadavg } from 'node:os';
 import { median, serverCpu } from './measure.mjs';
 
 const names = (process.argv[2] ?? 'bare,full').split(',');
@@ -42,6 +43,7 @@ const measure = async (label) => {
 };
 
 const samples = new Map(names.map((n) => [n, []]));
+process.stderr.write(`load average at the start: ${loadavg()[0].toFixed(1)}\n`);
 for (let r = 0; r < rounds; r++) {
   for (const name of names) {
     const us = await measure(name);
@@ -53,8 +55,19 @@ const base = median(samples.get(names[0]));
 console.log(
   `\n\`node bench/overhead/cpu.mjs ${names.join(',')}\` — ${rounds} interleaved rounds of ${amount} requests after 5000 warm-up, 20 connections; medians.\n`,
 );
-console.log('| server | CPU µs/request | kept | per round |\n|---|---:|---:|---|');
-for (const [name, xs] of samples)
+console.log(
+  `| server | CPU µs/request | kept (medians) | kept (median of rounds) | per round µs |\n|---|---:|---:|---:|---|`,
+);
+const first = samples.get(names[0]);
+for (const [name, xs] of samples) {
+  // The machine drifts between rounds; each round's ratio compares neighbours in time.
+  const perRound = median(xs.map((x, i) => first[i] / x));
   console.log(
-    `| ${name} | ${median(xs).toFixed(1)} | ${(base / median(xs)).toFixed(2)} | ${xs.map((x) => x.toFixed(0)).join(', ')} |`,
+    `| ${name} | ${median(xs).toFixed(1)} | ${(base / median(xs)).toFixed(2)} | ${perRound.toFixed(2)} | ${xs.map((x) => x.toFixed(0)).join(', ')} |`,
   );
+}
+console.log(
+  `\nLoad average (1, 5, 15 min) at the end: ${loadavg()
+    .map((l) => l.toFixed(1))
+    .join(', ')}.`,
+);
