@@ -100,6 +100,8 @@ export interface DatasetRecord {
   readonly sample: readonly SampleRow[] | null;
   /** Antibiotic codes present in the input, in output column order. */
   readonly antibiotics: readonly string[];
+  /** Who uploaded it (a principal id), when known: uploaders may delete their own datasets. */
+  readonly owner: string | null;
 }
 
 export interface NewDataset {
@@ -111,6 +113,7 @@ export interface NewDataset {
   readonly dateFormat?: DateFormat | null;
   readonly filename?: string | null;
   readonly uploadPath?: string | null;
+  readonly owner?: string | null;
 }
 
 export type DatasetPatch = Partial<

@@ -67,7 +67,11 @@ function storageSuite(
     it('creates, reads, updates, lists and deletes datasets', async () => {
       const a = await storage.createDataset({ ...base, filename: 'a.csv', uploadPath: '/u/a.csv' });
       expect(a.status).toBe('queued');
+      expect(a.owner).toBeNull();
       expect(await storage.getDataset(a.id)).toEqual(a);
+      const owned = await storage.createDataset({ ...base, owner: 'key:glass_3fa9c1d2' });
+      expect((await storage.getDataset(owned.id))?.owner).toBe('key:glass_3fa9c1d2');
+      expect(await storage.deleteDataset(owned.id)).toBe(true);
       const updated = await storage.updateDataset(a.id, {
         status: 'processing',
         progress: 42.5,

@@ -18,7 +18,6 @@ import {
 } from '@shipshape/security';
 import { type Request, type Response, Router } from 'express';
 import Joi from 'joi';
-import type { Owners } from '../auth/owners.js';
 import type { Role } from '../auth/roles.js';
 import { antibiogram, GROUP_BY_VALUES, loadCube, resistance } from '../domain/analytics.js';
 import type { AnalyticsCube } from '../domain/cube.js';
@@ -50,8 +49,6 @@ export interface RoutesOptions {
   readonly logger: SecurityLogger & {
     debug?(message: string, meta?: Record<string, unknown>): unknown;
   };
-  /** Who uploaded each dataset: uploaders may delete their own only. */
-  readonly owners?: Owners;
   /** True once the service is draining: live progress streams end so the drain is not held. */
   readonly draining?: () => boolean;
 }
@@ -101,7 +98,7 @@ const antibiogramQuery = Joi.object({
   minimum: Joi.number().integer().min(1).max(100_000),
 });
 
-function summary(dataset: DatasetRecord, owner?: string) {
+function summary(dataset: DatasetRecord) {
   return {
     id: dataset.id,
     status: dataset.status,
@@ -122,7 +119,7 @@ function summary(dataset: DatasetRecord, owner?: string) {
       ? { ...dataset.quality.summary, blocking: dataset.quality.blocking }
       : null,
     antibiotics: dataset.antibiotics,
-    owner: owner ?? null,
+    owner: dataset.owner,
     links: links(dataset.id),
   };
 }
@@ -203,8 +200,6 @@ export function* qualityIssuesCsv(dataset: DatasetRecord): Generator<string> {
 export function datasetsRouter(options: RoutesOptions): Router {
   const { storage, processor, cache, logger } = options;
   const router = Router();
-  const owners = options.owners;
-  const ownerOf = (id: string) => owners?.get(id);
   /** The role a route needs, and one audit event per request with the principal. */
   const access = (role: Role, action: string) => [
     // Audit first, so refused attempts are in the log too.
@@ -282,7 +277,7 @@ export function datasetsRouter(options: RoutesOptions): Router {
     res.write('retry: 1000\n\n');
     let last = '';
     const send = (dataset: DatasetRecord) => {
-      const body = JSON.stringify(summary(dataset, ownerOf(dataset.id)));
+      const body = JSON.stringify(summary(dataset));
       if (body === last) return;
       last = body;
       res.write(`event: status\ndata: ${body}\n\n`);
@@ -386,12 +381,11 @@ export function datasetsRouter(options: RoutesOptions): Router {
         dateFormat: body.dateFormat ?? null,
         filename: file.name,
         uploadPath: file.path,
+        owner: principalOf(req)?.id ?? null,
       });
       file.keep();
-      const principal = principalOf(req);
-      if (principal) owners?.set(dataset.id, principal.id);
       processor.enqueue(dataset.id);
-      res.status(202).location(`/api/datasets/${dataset.id}`).json(summary(dataset, principal?.id));
+      res.status(202).location(`/api/datasets/${dataset.id}`).json(summary(dataset));
     },
   );
 
@@ -403,7 +397,7 @@ export function datasetsRouter(options: RoutesOptions): Router {
       const { limit, offset } = validated<{ query: { limit: number; offset: number } }>(req).query;
       const page = await storage.listDatasets({ limit, offset });
       res.json({
-        items: page.items.map((d) => summary(d, ownerOf(d.id))),
+        items: page.items.map((d) => summary(d)),
         total: page.total,
         limit,
         offset,
@@ -417,7 +411,7 @@ export function datasetsRouter(options: RoutesOptions): Router {
     validate({ params: idParams }),
     async (req, res) => {
       const dataset = await loadDataset(req);
-      res.json(summary(dataset, ownerOf(dataset.id)));
+      res.json(summary(dataset));
     },
   );
 
@@ -428,7 +422,7 @@ export function datasetsRouter(options: RoutesOptions): Router {
     async (req, res) => {
       const dataset = await loadDataset(req);
       const principal = principalOf(req);
-      if (!principal?.roles.includes('admin') && ownerOf(dataset.id) !== principal?.id)
+      if (!principal?.roles.includes('admin') && dataset.owner !== principal?.id)
         throw new SecurityError({
           status: 403,
           code: 'NOT_DATASET_OWNER',

@@ -26,7 +26,6 @@ import express, { type Application, type ErrorRequestHandler, type Request } fro
 import { createClient } from 'redis';
 import { type HardenedService, harden } from 'shipshape';
 import { type Access, createAccess } from '../auth/access.js';
-import { openOwners } from '../auth/owners.js';
 import type { GlassConfig } from '../config.js';
 import { openApiDocument } from '../openapi.js';
 import { createProcessor, type Processor } from '../processing/processor.js';
@@ -436,7 +435,6 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   app.use(
     '/api/datasets',
     datasetsRouter({
-      owners: openOwners(dataDir),
       draining: () => health.state !== 'ready',
       storage,
       processor,

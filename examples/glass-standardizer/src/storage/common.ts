@@ -34,6 +34,7 @@ export const DATASET_COLUMNS = [
   'ris',
   'sample',
   'antibiotics',
+  'owner',
 ] as const;
 
 export const ISOLATE_COLUMNS = [
@@ -87,6 +88,7 @@ export function newDatasetRow(input: NewDataset, now: string): DatasetRecord {
     ris: null,
     sample: null,
     antibiotics: [],
+    owner: input.owner ?? null,
   };
 }
 
@@ -112,6 +114,7 @@ export function datasetToRow(d: DatasetRecord): Row {
     ris: d.ris ? JSON.stringify(d.ris) : null,
     sample: d.sample ? JSON.stringify(d.sample) : null,
     antibiotics: JSON.stringify(d.antibiotics),
+    owner: d.owner,
   };
 }
 
@@ -137,6 +140,7 @@ export function rowToDataset(r: Row): DatasetRecord {
     ris: parseJson<RisRow[]>(r.ris),
     sample: parseJson<SampleRow[]>(r.sample),
     antibiotics: parseJson<string[]>(r.antibiotics) ?? [],
+    owner: (r.owner ?? null) as string | null,
   };
 }
 

@@ -133,7 +133,8 @@ export function createPostgresStorage(options: PostgresStorageOptions): GlassSto
         );
         CREATE INDEX IF NOT EXISTS datasets_status ON ${t('datasets')} (status);
         ALTER TABLE ${t('datasets')} ADD COLUMN IF NOT EXISTS lease_owner TEXT,
-          ADD COLUMN IF NOT EXISTS lease_until BIGINT;
+          ADD COLUMN IF NOT EXISTS lease_until BIGINT,
+          ADD COLUMN IF NOT EXISTS owner TEXT;
         CREATE TABLE IF NOT EXISTS ${t('isolates')} (
           dataset_id TEXT NOT NULL REFERENCES ${t('datasets')} (id) ON DELETE CASCADE,
           isolate_id INTEGER NOT NULL,

@@ -53,7 +53,8 @@ CREATE TABLE IF NOT EXISTS datasets (
   quality TEXT,
   ris TEXT,
   sample TEXT,
-  antibiotics TEXT NOT NULL
+  antibiotics TEXT NOT NULL,
+  owner TEXT
 );
 CREATE INDEX IF NOT EXISTS datasets_status ON datasets (status);
 CREATE TABLE IF NOT EXISTS isolates (
@@ -122,7 +123,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): GlassStorage
     // 500k rows) but ~25-35 MB of RSS. It also bounds the sorter's memory for the key sort.
     opened.pragma('cache_size = -8192');
     opened.exec(SCHEMA);
-    // Lease columns, added to databases created before processing leases existed.
+    // Columns added to databases created before processing leases and owners existed.
     const columns = new Set(
       (opened.prepare('PRAGMA table_info(datasets)').all() as { name: string }[]).map(
         (c) => c.name,
@@ -132,6 +133,7 @@ export function createSqliteStorage(options: SqliteStorageOptions): GlassStorage
       opened.exec('ALTER TABLE datasets ADD COLUMN lease_owner TEXT');
     if (!columns.has('lease_until'))
       opened.exec('ALTER TABLE datasets ADD COLUMN lease_until INTEGER');
+    if (!columns.has('owner')) opened.exec('ALTER TABLE datasets ADD COLUMN owner TEXT');
     db = opened;
     return opened;
   }
