@@ -1,4 +1,5 @@
 import {
+  bool,
   bytes,
   type Config,
   duration,
@@ -179,7 +180,12 @@ export const schema = {
     secret: true,
     minLength: 16,
     description:
-      'Bearer token a Prometheus scraper sends for /metrics; when set (production), /metrics answers only it and admin keys. Unset in production: /metrics is open and SHIPSHAPE_SECURITY_METRICS_OPEN is logged.',
+      'Bearer token a Prometheus scraper sends for /metrics. In production /metrics answers only this token and admin keys (unless METRICS_PUBLIC).',
+  }),
+  METRICS_PUBLIC: bool({
+    default: false,
+    description:
+      'Leave /metrics open in production (a network policy guards it instead); logs SHIPSHAPE_SECURITY_METRICS_OPEN at start.',
   }),
   RATE_LIMIT_API: int({
     default: 100,

@@ -194,9 +194,9 @@ export function createAccess(options: AccessOptions): Access {
     authenticator: auth,
     role: 'admin',
     scrapeTokens: config.METRICS_TOKEN ? [config.METRICS_TOKEN] : [],
-    // Protected once a scraper has a token to send; until then open, with a coded warning in
-    // production (deployments whose scraper has no token yet keep their metrics).
-    metrics: production && config.METRICS_TOKEN ? 'protected' : 'open',
+    // Production: an admin key or the scraper's METRICS_TOKEN; open only when asked for (and
+    // then with a coded warning).
+    metrics: production && !config.METRICS_PUBLIC ? 'protected' : 'open',
     production,
     logger,
   });

@@ -284,6 +284,16 @@ describe('the glass-standardizer Deployment', () => {
       get<number>(pdb, 'spec.minAvailable'),
     );
     expect(get(deployment, 'spec.strategy.rollingUpdate.maxUnavailable')).toBe(0);
+    // The scrape token: a key of the Secret the pods get as METRICS_TOKEN.
+    const token = get<{ name: string; key: string }>(
+      monitor,
+      'spec.endpoints.0.authorization.credentials',
+    );
+    expect(token.key).toBe('METRICS_TOKEN');
+    expect(token.name).toBe(get(secret, 'metadata.name'));
+    expect(Object.keys(get<Record<string, string>>(secret, 'stringData'))).toContain(
+      'METRICS_TOKEN',
+    );
     // The job label the alert rules and the dashboard select on.
     expect(get(monitor, 'spec.endpoints.0.relabelings.0')).toMatchObject({
       targetLabel: 'job',

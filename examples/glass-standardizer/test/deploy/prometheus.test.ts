@@ -103,7 +103,11 @@ describe('alert rules', () => {
   it.skipIf(!hasPromtool)(
     'the compose Prometheus config passes promtool check config',
     async () => {
-      const result = await promtool(['check', 'config', 'prometheus.yml']);
+      // As compose runs it: the directory, plus the scrape token mounted where the config reads it.
+      const mounted = join(scratch, 'etc-prometheus');
+      cpSync(PROM, mounted, { recursive: true });
+      cpSync(join(DEPLOY, 'secrets/metrics_token.example'), join(mounted, 'secrets/metrics_token'));
+      const result = await promtool(['check', 'config', 'prometheus.yml'], mounted);
       expect(result.ok, result.output).toBe(true);
       expect(result.output).toContain('SUCCESS');
     },
@@ -115,6 +119,11 @@ describe('alert rules', () => {
     const glass = jobs.find((j) => j.job_name === 'glass');
     expect(glass?.metrics_path).toBe('/metrics');
     expect(get(glass, 'file_sd_configs.0.files')).toEqual(['targets/glass.yml']);
+    // /metrics answers only METRICS_TOKEN (or an admin key) in production.
+    expect(get(glass, 'authorization')).toEqual({
+      type: 'Bearer',
+      credentials_file: 'secrets/metrics_token',
+    });
     expect(config.rule_files).toEqual(['rules/glass.rules.yml']);
   });
 });

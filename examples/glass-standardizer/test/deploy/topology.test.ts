@@ -7,7 +7,7 @@ import { once } from 'node:events';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -18,6 +18,10 @@ import {
 import { freePort, type SpareRedis, startSpareRedis } from '../../../../test/helpers/services.js';
 import { EXAMPLE_ROOT, MAIN, waitDone } from '../http/child.js';
 import { ADMIN_TOKEN } from '../http/support.js';
+
+/** What compose gives the instances (secrets/app.env) and Prometheus (secrets/metrics_token). */
+const METRICS_TOKEN = 'topology-scrape-token-0123456789';
+
 import { DEPLOY, type Doc, dumpYaml, get, readYaml, toolAvailable } from './support.js';
 
 const run = promisify(execFile);
@@ -70,6 +74,7 @@ describe.skipIf(!ready)('compose topology on real processes', () => {
       HOST: '127.0.0.1',
       PORT: String(instance.port),
       ADMIN_TOKEN,
+      METRICS_TOKEN,
       REDIS_URL: redis.url,
       DATABASE_URL: pg.url,
       DATABASE_SCHEMA: 'glass',
@@ -239,6 +244,10 @@ describe.skipIf(!ready)('compose topology on real processes', () => {
         },
       ]),
     );
+    // The scrape token, where the compose config's credentials_file points (relative to it).
+    const credentials = get<string>(job, 'authorization.credentials_file');
+    mkdirSync(dirname(join(promDir, credentials)), { recursive: true });
+    writeFileSync(join(promDir, credentials), `${METRICS_TOKEN}\n`);
     writeFileSync(join(promDir, 'prometheus.yml'), dumpYaml(config));
     const promPort = ports[3] as number;
     prometheus = spawn(

@@ -369,8 +369,20 @@ describe('/metrics and /health/detailed in production', () => {
     }
   });
 
-  it('without METRICS_TOKEN, /metrics stays open with a coded warning; /health/detailed does not', async () => {
+  it('without METRICS_TOKEN, /metrics needs an admin key', async () => {
     const glass = await startGlass({ ...env, METRICS_TOKEN: undefined });
+    try {
+      expect((await anonymousFetch(`${glass.url}/metrics`)).status).toBe(401);
+      expect(
+        (await anonymousFetch(`${glass.url}/metrics`, { headers: bearer(ADMIN_TOKEN) })).status,
+      ).toBe(200);
+    } finally {
+      await glass.stop();
+    }
+  });
+
+  it('METRICS_PUBLIC leaves /metrics open, with a coded warning; /health/detailed stays guarded', async () => {
+    const glass = await startGlass({ ...env, METRICS_TOKEN: undefined, METRICS_PUBLIC: 'true' });
     try {
       expect((await anonymousFetch(`${glass.url}/metrics`)).status).toBe(200);
       expect((await anonymousFetch(`${glass.url}/health/detailed`)).status).toBe(401);
