@@ -32,6 +32,11 @@ export interface ThreatMonitorOptions {
   readonly maxStrings?: number;
   /** Return true to skip a request (e.g. a trusted internal route). @default undefined */
   readonly skip?: (req: Request) => boolean;
+  /**
+   * An `ipFilter()` whose auto-block counts each flagged request of a client as one hit, like
+   * `rateLimit({ ipFilter })` counts each 429. @default undefined
+   */
+  readonly ipFilter?: { recordLimitHit(ip: string): Promise<void> };
   /** @default true */
   readonly warnings?: WarningsOption;
 }
@@ -45,6 +50,7 @@ const knownThreatOptions: { readonly [K in keyof Required<ThreatMonitorOptions>]
   maxStringLength: true,
   maxStrings: true,
   skip: true,
+  ipFilter: true,
   warnings: true,
 };
 
@@ -184,9 +190,14 @@ export function threatMonitor(options: ThreatMonitorOptions = {}): RequestHandle
     throw new TypeError(
       `@shipshape/security: threatMonitor "skip" must be a function, got ${typeof options.skip}`,
     );
+  if (options.ipFilter !== undefined && typeof options.ipFilter?.recordLimitHit !== 'function')
+    throw new TypeError(
+      `@shipshape/security: threatMonitor "ipFilter" must be an ipFilter() middleware (with recordLimitHit), got ${typeof options.ipFilter}`,
+    );
   const bodyRules = rules.filter((r) => r !== 'crlf');
   const logger = options.logger;
   const skip = options.skip;
+  const autoBlock = options.ipFilter;
   let counter: Counter<'rule' | 'location' | 'mode'> | undefined;
   if (options.registry) {
     const name = 'shipshape_security_suspicious_input_total';
@@ -248,6 +259,8 @@ export function threatMonitor(options: ThreatMonitorOptions = {}): RequestHandle
       method: req.method,
       path: req.route ? `${req.baseUrl}${(req.route as { path: string }).path}` : req.path,
     });
+    // Not awaited: a slow store never delays the answer; the block lands a round trip later.
+    if (autoBlock && req.ip) autoBlock.recordLimitHit(req.ip).catch(() => undefined);
     if (mode === 'block') {
       next(
         new SecurityError({

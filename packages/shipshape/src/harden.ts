@@ -480,6 +480,7 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
         logger,
         mode: 'monitor',
         ...(registry ? { registry } : {}),
+        ...(filter ? { ipFilter: filter } : {}),
         ...(options.threatMonitor ?? {}),
       }),
     );

@@ -20,7 +20,6 @@ import {
   requireRole,
   SecurityError,
   type SecurityLogger,
-  threatMonitor,
 } from '@shipshape/security';
 import express, { type Application, type ErrorRequestHandler, type Request } from 'express';
 import { createClient } from 'redis';
@@ -200,8 +199,9 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   redis?.on('error', () => undefined);
   redis?.connect().catch(() => undefined);
 
-  // Auto-block: harden()'s ipFilter and this feeder share one store, so rate-limit hits (fed by
-  // harden's limiter), sign-in throttling and threat findings all count towards one block.
+  // Auto-block: harden()'s ipFilter and this feeder share one store, so rate-limit hits and threat
+  // findings (fed by harden's limiter and threatMonitor) and sign-in throttling count towards one
+  // block.
   const production = config.NODE_ENV === 'production' || config.NODE_ENV === 'staging';
   const security = lateLogger();
   const autoBlock =
@@ -308,8 +308,8 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
       cookie: { secure: production },
       skip: (req) => !access.sessions.hasCookie(req) && req.headers.authorization !== undefined,
     },
-    // Mounted below, where its findings also feed the IP auto-block.
-    threatMonitor: false,
+    // Its findings feed harden's ipFilter auto-block, like rate-limit hits.
+    threatMonitor: { mode: config.THREAT_MODE },
     ...(config.CORS_ORIGINS.length > 0 ? { cors: { origins: config.CORS_ORIGINS } } : {}),
     // Uploads are multipart; the JSON parser must not see them.
     jsonBody: { limit: '100kb' },
@@ -325,32 +325,6 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   if (!health) throw new Error('glass-standardizer: the health registry is required');
   log = logger;
   security.attach(logger);
-
-  // threatMonitor where harden() would mount it (right after csrf); each request it flags also
-  // counts as a hit for the IP auto-block. Its event is emitted synchronously before it calls
-  // next, so the flag below belongs to this request.
-  let flagged = false;
-  const threats = threatMonitor({
-    mode: config.THREAT_MODE,
-    registry: health.registry,
-    logger: {
-      info: (m, meta) => logger.info(m, meta),
-      warn: (m, meta) => logger.warn(m, meta),
-      error: (m, meta) => logger.error(m, meta),
-      security: (event, details) => {
-        if (event === 'suspicious_input') flagged = true;
-        return logger.security(event, details);
-      },
-    },
-  });
-  app.use(function threatMonitorFeedingAutoBlock(req, res, next) {
-    flagged = false;
-    threats(req, res, (err?: unknown) => {
-      if (flagged && req.ip) void blocks.recordLimitHit(req.ip).catch(() => undefined);
-      flagged = false;
-      next(err);
-    });
-  });
 
   health.register({
     name: `storage:${storage.kind}`,

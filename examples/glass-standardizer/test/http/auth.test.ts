@@ -140,15 +140,20 @@ describe('roles over HTTP (viewer, analyst, uploader, admin)', () => {
 
   it('every data access is in the security log with the principal', async () => {
     await as('analyst', `/api/datasets/${datasetId}/isolates.csv`).then((r) => r.text());
-    await sleep(300);
-    const events = securityEvents(glass.dir).filter((e) => e.message === 'data_access');
-    const download = events.find((e) => e.action === 'download_isolates' && e.status === 200);
-    expect(download).toMatchObject({
-      principal: expect.stringMatching(/^key:glass_/),
-      route: '/api/datasets/:id/isolates.csv',
-      dataset: datasetId,
-    });
-    expect(events.some((e) => e.action === 'download_isolates' && e.status === 403)).toBe(true);
+    // The security log is written in batches: wait for the lines rather than race them.
+    await vi.waitFor(
+      () => {
+        const events = securityEvents(glass.dir).filter((e) => e.message === 'data_access');
+        const download = events.find((e) => e.action === 'download_isolates' && e.status === 200);
+        expect(download).toMatchObject({
+          principal: expect.stringMatching(/^key:glass_/),
+          route: '/api/datasets/:id/isolates.csv',
+          dataset: datasetId,
+        });
+        expect(events.some((e) => e.action === 'download_isolates' && e.status === 403)).toBe(true);
+      },
+      { timeout: 3000, interval: 50 },
+    );
   });
 
   it('a revoked key is refused within a second; brute force is throttled (429) per client', async () => {
@@ -171,11 +176,17 @@ describe('roles over HTTP (viewer, analyst, uploader, admin)', () => {
         ).status,
       );
     expect(statuses).toEqual([401, 429, 429]);
-    const events = securityEvents(glass.dir);
-    expect(events.some((e) => e.message === 'auth_failed' && e.reason === 'revoked key')).toBe(
-      true,
+    // The security log is written in batches: wait for the lines rather than race them.
+    await vi.waitFor(
+      () => {
+        const events = securityEvents(glass.dir);
+        expect(events.some((e) => e.message === 'auth_failed' && e.reason === 'revoked key')).toBe(
+          true,
+        );
+        expect(events.some((e) => e.message === 'auth_throttled')).toBe(true);
+      },
+      { timeout: 3000, interval: 50 },
     );
-    expect(events.some((e) => e.message === 'auth_throttled')).toBe(true);
   });
 });
 

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachExpress, type Listening, listen } from '../../../../test/helpers/index.js';
 import {
   errorHandler,
+  ipFilter,
   jsonBody,
   matchThreats,
   type ThreatRule,
@@ -202,7 +203,39 @@ describeEachExpress('threatMonitor', (express) => {
   });
 });
 
+describeEachExpress('threatMonitor feeding ipFilter auto-block', (express) => {
+  it('blocks a client after repeated flagged requests; clean requests do not count', async () => {
+    const filter = ipFilter({ autoBlock: { hits: 3, windowMs: 60_000, blockMs: 60_000 } });
+    const app: Express = express();
+    app.use(filter);
+    app.use(threatMonitor({ ipFilter: filter }));
+    app.use((_req: Request, res: Response) => {
+      res.json({ ok: true });
+    });
+    app.use(errorHandler({ production: true }));
+    const server = await listen(app);
+    try {
+      for (let i = 0; i < 5; i++) expect((await fetch(`${server.url}/items?q=plain`)).status).toBe(200);
+      const attack = `${server.url}/items?q=${encodeURIComponent("' or 1=1 --")}`;
+      for (let i = 0; i < 3; i++) expect((await fetch(attack)).status).toBe(200);
+      // The third hit lands the block (recorded after the answer): the next request is refused.
+      await expect
+        .poll(async () => (await fetch(`${server.url}/items?q=plain`)).status, { timeout: 2000 })
+        .toBe(403);
+    } finally {
+      await server.close();
+      await filter.close();
+    }
+  });
+});
+
 describe('threatMonitor options', () => {
+  it('refuses an ipFilter without recordLimitHit', () => {
+    expect(() => threatMonitor({ ipFilter: {} as never })).toThrow(
+      /threatMonitor "ipFilter" must be an ipFilter\(\) middleware/,
+    );
+  });
+
   it('throws for an unknown mode or rule', () => {
     expect(() => threatMonitor({ mode: 'deny' as 'block' })).toThrow(
       /threatMonitor "mode" must be 'monitor' or 'block', got "deny"/,
