@@ -215,7 +215,8 @@ describeEachExpress('threatMonitor feeding ipFilter auto-block', (express) => {
     app.use(errorHandler({ production: true }));
     const server = await listen(app);
     try {
-      for (let i = 0; i < 5; i++) expect((await fetch(`${server.url}/items?q=plain`)).status).toBe(200);
+      for (let i = 0; i < 5; i++)
+        expect((await fetch(`${server.url}/items?q=plain`)).status).toBe(200);
       const attack = `${server.url}/items?q=${encodeURIComponent("' or 1=1 --")}`;
       for (let i = 0; i < 3; i++) expect((await fetch(attack)).status).toBe(200);
       // The third hit lands the block (recorded after the answer): the next request is refused.
