@@ -156,11 +156,25 @@ export function toSecurityError(err: unknown): SecurityError {
   const exposed = status < 500 && e.expose !== false;
   return new SecurityError({
     status,
+    // A server error's own `code` is a driver's or the OS's (`42P01`, `ECONNREFUSED`): it goes to
+    // the log (errorHandler's `errorCode`), never into the answer. Only a SecurityError, which
+    // the app raises on purpose, chooses the code of a 5xx.
     code:
-      code ?? (status === 503 ? 'SERVICE_UNAVAILABLE' : status < 500 ? 'CLIENT_ERROR' : 'INTERNAL'),
+      status >= 500
+        ? status === 503
+          ? 'SERVICE_UNAVAILABLE'
+          : 'INTERNAL'
+        : (code ?? 'CLIENT_ERROR'),
     detail: exposed || status >= 500 ? message : reasonPhrase(status),
     cause: err,
   });
+}
+
+/** The `code` property of an error that is not ours, for the log line of a 5xx. */
+function foreignCode(err: unknown): string | undefined {
+  if (err instanceof SecurityError || typeof err !== 'object' || err === null) return undefined;
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' || typeof code === 'number' ? String(code) : undefined;
 }
 
 function resolveProduction(option: boolean | undefined): boolean {
@@ -207,17 +221,19 @@ export function errorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHan
     const original = err instanceof Error ? err : undefined;
     const route = req.route ? `${req.baseUrl}${(req.route as { path: string }).path}` : undefined;
     try {
-      if (status >= 500)
+      if (status >= 500) {
+        const errorCode = foreignCode(err);
         logger?.error('request failed', {
           status,
           code: problemError.code,
+          ...(errorCode !== undefined ? { errorCode } : {}),
           method: req.method,
           path: req.originalUrl.split('?')[0],
           ...(route ? { route } : {}),
           error: original?.message ?? String(err),
           stack: original?.stack,
         });
-      else
+      } else
         logger?.debug?.('request rejected', {
           status,
           code: problemError.code,

@@ -27,6 +27,10 @@ const thrown: Record<string, () => unknown> = {
   fastifyBusboy: () => new Error('Unexpected end of multipart data'),
   draining: () => withProps('server is shutting down', { status: 503 }),
   internal: () => new Error('database password is hunter2'),
+  // A driver's error reaching the handler as it is (a table missing after a restore).
+  driver: () =>
+    withProps('relation "datasets" does not exist', { code: '42P01', severity: 'ERROR' }),
+  refused: () => withProps('connect ECONNREFUSED 127.0.0.1:5432', { code: 'ECONNREFUSED' }),
   thrownString: () => 'a string was thrown',
 };
 
@@ -95,6 +99,8 @@ describeEachExpress('errorHandler / notFound', (express, version) => {
     ['fastifyBusboy', 400, 'MALFORMED_MULTIPART'],
     ['draining', 503, 'SERVICE_UNAVAILABLE'],
     ['internal', 500, 'INTERNAL'],
+    ['driver', 500, 'INTERNAL'],
+    ['refused', 500, 'INTERNAL'],
     ['thrownString', 500, 'INTERNAL'],
   ];
   for (const [kind, status, code] of expected) {
@@ -141,6 +147,20 @@ describeEachExpress('errorHandler / notFound', (express, version) => {
       route: '/throw/:kind',
     });
     expect(String(errors.at(-1)?.meta?.stack)).toContain('Error: database password is hunter2');
+  });
+
+  it('a driver error code stays out of the answer, in production and outside it; the log has it', async () => {
+    for (const server of [prod, dev]) {
+      const res = await get(server, '/throw/driver');
+      expect(res.body.code).toBe('INTERNAL');
+      expect(JSON.stringify(res.body)).not.toContain('42P01');
+    }
+    const errors = logger.entries.filter((e) => e.level === 'error');
+    expect(errors.at(-1)?.meta).toMatchObject({
+      status: 500,
+      code: 'INTERNAL',
+      errorCode: '42P01',
+    });
   });
 
   it('async handler rejections (Express 5) or next(err) reach the handler', async () => {
