@@ -4,7 +4,7 @@ import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
 import { checkEnvExample, generateEnvExample, generateMarkdown } from './generate.js';
-import { ConfigError, EX_CONFIG, loadConfig, redact } from './load.js';
+import { ConfigError, EX_CONFIG, loadConfig, redact, SCHEMA_CAPTURE } from './load.js';
 import { toSpec } from './specs.js';
 import type { ConfigSchema } from './types.js';
 
@@ -26,7 +26,9 @@ Options:
   --cwd <dir>      directory of the .env files for "check" (default: the current directory)
   -h, --help       show this help
 
-The schema module is a JavaScript module (.js/.mjs/.cjs) exporting the schema object.`;
+The schema module is a JavaScript module (.js/.mjs/.cjs) exporting the schema object, or one
+that calls loadConfig()/loadConfigOrExit() as it is imported (the CLI takes that schema instead
+of exiting 78). What the module prints while it loads goes to stderr.`;
 
 class CliError extends Error {
   constructor(
@@ -37,6 +39,38 @@ class CliError extends Error {
   }
 }
 
+/** Thrown into a module that calls loadConfig/loadConfigOrExit while it is imported. */
+class SchemaCaptured extends Error {}
+
+/**
+ * Imports the module with stdout pointed at stderr (what an app prints while it loads must not
+ * end up in a generated file), and with loadConfig/loadConfigOrExit handing over their schema
+ * instead of reading the environment: an app's config module that loads its configuration as it
+ * is imported works too, not only a schema-only module.
+ */
+async function importModule(
+  file: string,
+): Promise<{ mod?: Record<string, unknown>; captured?: ConfigSchema }> {
+  let captured: ConfigSchema | undefined;
+  const globals = globalThis as Record<symbol, unknown>;
+  globals[SCHEMA_CAPTURE] = (schema: ConfigSchema) => {
+    captured = schema;
+    throw new SchemaCaptured('shipshape-config: schema captured');
+  };
+  const write = process.stdout.write;
+  process.stdout.write = process.stderr.write.bind(process.stderr) as typeof write;
+  try {
+    const mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    return captured ? { captured } : { mod };
+  } catch (error) {
+    if (captured) return { captured };
+    throw error;
+  } finally {
+    process.stdout.write = write;
+    delete globals[SCHEMA_CAPTURE];
+  }
+}
+
 async function loadSchema(
   modulePath: string,
   exportName: string | undefined,
@@ -44,7 +78,9 @@ async function loadSchema(
   const file = resolve(process.cwd(), modulePath);
   let mod: Record<string, unknown>;
   try {
-    mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    const imported = await importModule(file);
+    if (imported.captured) return imported.captured;
+    mod = imported.mod as Record<string, unknown>;
   } catch (error) {
     const reason = error instanceof Error ? error.message.split('\n')[0] : String(error);
     throw new CliError(

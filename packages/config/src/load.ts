@@ -174,10 +174,24 @@ function warn(options: LoadConfigOptions<never> | undefined, code: string, messa
  * Throws one `ConfigError` listing every problem. The result is deeply frozen; secrets are
  * masked by `JSON.stringify`, `util.inspect` and `redact()`.
  */
+/**
+ * Set on `globalThis` by the `shipshape-config` CLI while it imports an app's module: a module
+ * that loads its configuration as it is imported (`export const config = loadConfigOrExit(schema)`)
+ * hands the CLI its schema instead of reading the environment and exiting 78. A symbol from the
+ * global registry, so it also reaches a second copy of this package installed elsewhere.
+ */
+export const SCHEMA_CAPTURE = Symbol.for('@shipshape/config.schemaCapture');
+
+function captureForCli(schema: ConfigSchema): void {
+  const capture = (globalThis as Record<symbol, unknown>)[SCHEMA_CAPTURE];
+  if (typeof capture === 'function') (capture as (schema: ConfigSchema) => void)(schema);
+}
+
 export function loadConfig<const S extends ConfigSchema>(
   schema: S,
   options?: LoadConfigOptions<S>,
 ): Config<S> {
+  captureForCli(schema);
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
     throw new TypeError(`${PKG}: loadConfig() options must be an object, got ${show(options)}`);
   }

@@ -186,6 +186,27 @@ describe('shipshape-config (built dist/cli.js, child process)', { timeout: 120_0
     );
   });
 
+  it('takes the schema of a module that loads its config as it is imported; stdout stays clean', async () => {
+    const dir = tempDir({
+      'config.mjs': `import { loadConfigOrExit, port, str } from '${distIndex}';\nconsole.log('booting the app');\nexport const config = loadConfigOrExit({ PORT: port({ description: 'HTTP port.' }), NAME: str() }, { files: false });\nconsole.log('config loaded', config.PORT);\n`,
+    });
+    const example = await run(['example', join(dir, 'config.mjs')]);
+    expect(example.code).toBe(0);
+    expect(example.stdout).toMatch(/^# HTTP port\.$/m);
+    expect(example.stdout).toMatch(/^PORT=$/m);
+    expect(example.stdout).toMatch(/^NAME=$/m);
+    expect(example.stdout).not.toContain('booting');
+    expect(example.stderr).toContain('booting the app');
+    expect(example.stderr).not.toContain('config loaded');
+    const check = await run(['check', join(dir, 'config.mjs')], {
+      NODE_ENV: 'test',
+      PORT: '8080',
+      NAME: 'orders',
+    });
+    expect(check.code).toBe(0);
+    expect(check.stdout).toBe('configuration is valid: 3 variables (NODE_ENV=test)\n');
+  });
+
   it('exits even when the schema module keeps a handle open', async () => {
     const dir = tempDir({
       'busy.mjs': `import { port } from '${distIndex}';\nsetInterval(() => {}, 1000);\nexport const schema = { PORT: port({ default: 1 }) };\n`,
