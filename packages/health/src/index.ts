@@ -25,4 +25,5 @@ export {
   type VersionInfo,
 } from './health.js';
 export { CLIENT_CLOSED_STATUS, DEFAULT_BUCKETS } from './http-metrics.js';
+export { listenAndMarkReady } from './listen.js';
 export type * from './types.js';
