@@ -1,6 +1,7 @@
 import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { CubeBuilder } from './domain/cube.js';
+import { assertDatasetFields } from './domain/dataset-fields.js';
 import { encodedIsolate, type IsolateFields, resultsEncoder } from './domain/encoded.js';
 import {
   ageGroup,
@@ -362,19 +363,7 @@ export async function processDataset(
       `glass-standardizer: processDataset: dataset "${job.datasetId}" does not exist`,
     );
   }
-  if (!/^[A-Z]{3}$/.test(dataset.country)) {
-    throw new Error(
-      `glass-standardizer: dataset "country" must be an ISO 3166 alpha-3 code, got ${JSON.stringify(dataset.country)}`,
-    );
-  }
-  if (!Number.isInteger(dataset.year) || dataset.year < 1990 || dataset.year > 9999) {
-    throw new Error(
-      `glass-standardizer: dataset "year" must be an integer >= 1990, got ${JSON.stringify(dataset.year)}`,
-    );
-  }
-  if (dataset.batchId.trim() === '') {
-    throw new Error('glass-standardizer: dataset "batchId" must be a non-empty string');
-  }
+  assertDatasetFields(dataset);
   const startedAt = new Date().toISOString();
   await storage.deleteIsolates(dataset.id);
   await storage.updateDataset(dataset.id, {

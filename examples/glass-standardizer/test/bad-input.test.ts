@@ -453,7 +453,7 @@ describe('outputs and failures', () => {
       format: 'csv',
     });
     await expect(processDataset({ datasetId: d.id, input: 'x' }, h.storage)).rejects.toThrow(
-      /"country" must be an ISO 3166 alpha-3 code, got "Kenya"/,
+      /dataset "country" must be an ISO 3166 alpha-3 code such as KEN, got "Kenya"/,
     );
     const ok = await h.storage.createDataset({
       country: 'KEN',

@@ -21,6 +21,7 @@ import Joi from 'joi';
 import type { Role } from '../auth/roles.js';
 import { antibiogram, GROUP_BY_VALUES, loadCube, resistance } from '../domain/analytics.js';
 import type { AnalyticsCube } from '../domain/cube.js';
+import { datasetFields } from '../domain/dataset-fields.js';
 import { isolatesCsv, risCsv, sampleCsv } from '../io/csv-writer.js';
 import { inspectXlsx } from '../io/zip.js';
 import { isolatesCsvInWorker } from '../processing/exports.js';
@@ -56,22 +57,6 @@ export interface RoutesOptions {
 export const datasetTag = (id: string) => `dataset:${id}`;
 
 const idParams = Joi.object({ id: Joi.string().uuid().required() });
-
-const uploadFields = Joi.object({
-  country: Joi.string()
-    .trim()
-    .uppercase()
-    .pattern(/^[A-Z]{3}$/)
-    .required()
-    .messages({ 'string.pattern.base': '"country" must be an ISO 3166 alpha-3 code such as KEN' }),
-  year: Joi.number().integer().min(1990).max(2100).required(),
-  batchId: Joi.string()
-    .trim()
-    .pattern(/^[A-Za-z0-9._-]{1,64}$/)
-    .required()
-    .messages({ 'string.pattern.base': '"batchId" must be 1-64 letters, digits, ".", "_" or "-"' }),
-  dateFormat: Joi.string().uppercase().valid('DMY', 'MDY', 'YMD'),
-});
 
 const pageQuery = Joi.object({
   limit: Joi.number().integer().min(1).max(100).default(20),
@@ -343,7 +328,7 @@ export function datasetsRouter(options: RoutesOptions): Router {
       fileFields: ['file'],
       logger: options.logger,
     }),
-    validate({ body: uploadFields }, { logger: options.logger }),
+    validate({ body: datasetFields }, { logger: options.logger }),
     async (req, res) => {
       const [file] = uploadedFiles(req);
       if (!file)

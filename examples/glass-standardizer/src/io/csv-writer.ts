@@ -1,13 +1,14 @@
+import { csvSafe } from '@shipshape/security';
 import { RIS_HEADER, SAMPLE_HEADER } from '../domain/reference.js';
 import type { DatasetRecord, GlassStorage, IsolateRecord, ResultCode } from '../types.js';
 
-const FORMULA_START = /^[=+\-@\t\r]/;
-
-/** One CSV cell, safe against CSV/formula injection: `= + - @`, tab or CR first → prefixed `'`. */
+/**
+ * One CSV cell, safe against CSV/formula injection (`@shipshape/security`'s `csvSafe`: `= + - @`,
+ * tab or CR first → prefixed `'`, numbers included, as GLASS files have no signed numbers), then
+ * quoted when it holds a quote, comma or line break.
+ */
 export function csvCell(value: unknown): string {
-  if (value === null || value === undefined) return '';
-  let text = String(value);
-  if (FORMULA_START.test(text)) text = `'${text}`;
+  const text = csvSafe(value, { allowNumbers: false });
   return /[",\r\n]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
 }
 
