@@ -50,6 +50,13 @@ describe('structural interfaces between packages', () => {
     expectTypeOf<ReturnType<Cache['healthCheck']>>().toMatchTypeOf<CheckFunction>();
   });
 
+  it("@shipshape/security's guardHealth() fits @shipshape/health's router options", () => {
+    type HealthRouterOptions = import('@shipshape/health').RouterOptions;
+    expectTypeOf<
+      ReturnType<typeof import('@shipshape/security').guardHealth>
+    >().toMatchTypeOf<HealthRouterOptions>();
+  });
+
   it('the official redis client and pg pool fit every Redis/PostgreSQL shape', () => {
     expectTypeOf<NodeRedis>().toMatchTypeOf<SecurityRedisClient>();
     expectTypeOf<NodeRedis>().toMatchTypeOf<CacheRedisClient>();

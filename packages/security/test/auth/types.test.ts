@@ -1,6 +1,6 @@
 import type { RequestHandler } from 'express';
 import { describe, expectTypeOf, it } from 'vitest';
-import type { Authenticator, guardHealth } from '../../src/auth/authenticate.js';
+import type { Authenticator } from '../../src/auth/authenticate.js';
 import { principalOf } from '../../src/auth/context.js';
 import type { MemoryKeyStore } from '../../src/auth/keys.js';
 import type { CookieSessions } from '../../src/auth/sessions.js';
@@ -18,10 +18,6 @@ describe('authentication types', () => {
     expectTypeOf<Authenticator>().toExtend<RequestHandler>();
     expectTypeOf<CookieSessions>().toExtend<CredentialSource>();
     expectTypeOf<MemoryKeyStore>().toExtend<ApiKeyStore>();
-  });
-  it("guardHealth() fits @shipshape/health's router options (a node-style guard)", () => {
-    type HealthRouterOptions = import('@shipshape/health').RouterOptions;
-    expectTypeOf<ReturnType<typeof guardHealth>>().toExtend<HealthRouterOptions>();
   });
   it('the throttle takes any IpBlockStore and feeds any LimitHitSink (an ipFilter())', () => {
     type Throttle = Exclude<
