@@ -21,7 +21,9 @@ export function exposeToPrimary(registry: Registry): () => void {
 
 /**
  * For the cluster primary: a request handler answering with the metrics of every worker,
- * aggregated by prom-client's AggregatorRegistry (counters and histograms summed).
+ * aggregated by prom-client's AggregatorRegistry: counters and histograms summed, each gauge by
+ * the `aggregator` it declares (the health gauges: `min` for `…_check_up`, `max` for the state
+ * sets and durations), so a 0/1 gauge never reads 2.
  */
 export function clusterMetricsHandler(): (req: IncomingMessage, res: ServerResponse) => void {
   if (!cluster.isPrimary) {

@@ -1,6 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { performance } from 'node:perf_hooks';
-import pidusage from 'pidusage';
 import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
 import { AlertEngine, resolveRules, resolveWebhook } from './alerts.js';
 import { type ClosableCheck, validateProbes } from './checks.js';
@@ -46,6 +45,11 @@ import {
 } from './validate.js';
 
 const STATES: readonly AvailabilityState[] = ['starting', 'ready', 'draining', 'stopped'];
+const CHECK_STATUSES: readonly CheckStatus[] = ['pass', 'warn', 'fail'];
+const METRIC_STATE = 'shipshape_health_state';
+const METRIC_CHECK_UP = 'shipshape_health_check_up';
+const METRIC_CHECK_STATUS = 'shipshape_health_check_status';
+const METRIC_CHECK_DURATION = 'shipshape_health_check_duration_seconds';
 const OUTPUT_LIMIT = 500;
 
 const knownOptions: { readonly [K in keyof Required<HealthOptions>]: true } = {
@@ -79,19 +83,44 @@ const knownRouterOptions: { readonly [K in keyof Required<RouterOptions>]: true 
 /** Which aggregate a report is for: one probe, or every check (`/health`, `/health/detailed`). */
 export type ReportScope = Probe | 'all';
 
-/** The IETF "Health Check Response Format for HTTP APIs" body served on `/health/detailed`. */
-export interface HealthDetailed {
+/**
+ * An IETF "Health Check Response Format for HTTP APIs" (draft-inadarei-api-health-check) body:
+ * `application/health+json`, served by the probes to clients that ask for it.
+ */
+export interface HealthDocument {
   readonly status: CheckStatus;
   readonly version: string;
   readonly releaseId?: string;
   readonly serviceId: string;
   readonly description: string;
+  /** Why the status is not `pass`; absent on `pass`. */
   readonly output?: string;
+  /** The availability state (an extension member). */
   readonly state: AvailabilityState;
+  /** Check name → one-element array of component objects (`componentType`, `status`, `time`…). */
   readonly checks: Readonly<Record<string, readonly Record<string, unknown>[]>>;
+}
+
+/** The health+json body of `/health/detailed`: components also carry `observedValue`, `observedUnit`, `output`, `critical`, `probes`, `durationMs`. */
+export interface HealthDetailed extends HealthDocument {
   readonly alerts: readonly AlertState[];
   /** Members added with `setInfo()`. */
   readonly [info: string]: unknown;
+}
+
+const HEALTH_JSON = 'application/health+json';
+
+/** Whether `Accept` names `application/health+json` with a non-zero q. */
+function acceptsHealthJson(req: IncomingMessage): boolean {
+  const accept = req.headers.accept?.toLowerCase();
+  if (accept === undefined || !accept.includes('health+json')) return false;
+  for (const range of accept.split(',')) {
+    const [type = '', ...params] = range.split(';');
+    if (type.trim() !== HEALTH_JSON) continue;
+    const q = params.map((p) => p.trim()).find((p) => p.startsWith('q='));
+    return q === undefined || Number(q.slice(2)) > 0;
+  }
+  return false;
 }
 
 const RESERVED_DETAILED_KEYS = new Set([
@@ -298,7 +327,8 @@ export function createHealth(options: HealthOptions = {}): Health {
     fail(where, 'registry', registry, 'a prom-client Registry');
   }
   const defaultMetrics = bool(where, 'defaultMetrics', options.defaultMetrics, true);
-  const processMetrics = bool(where, 'processMetrics', options.processMetrics, true);
+  // Deprecated and ignored: its pidusage gauges duplicated prom-client's process metrics.
+  bool(where, 'processMetrics', options.processMetrics, true);
   const useCluster = bool(where, 'cluster', options.cluster, false);
   const rules = resolveRules(options.alerts);
   const webhook = resolveWebhook(options.alertWebhook);
@@ -487,76 +517,67 @@ export function createHealth(options: HealthOptions = {}): Health {
   }
 
   // --- metrics -----------------------------------------------------------------------------
+  // Names: docs in README "Metrics" (a test keeps the table and the registry in step). Every
+  // gauge names how prom-client's AggregatorRegistry combines it across cluster workers: these
+  // are 0/1 states and durations, which summed would read 2 on a two-worker primary.
   if (defaultMetrics && registry.getSingleMetric('process_cpu_user_seconds_total') === undefined) {
     collectDefaultMetrics({ register: registry });
   }
-  const stateGauge = registry.getSingleMetric('health_state');
-  if (stateGauge === undefined) {
+  if (registry.getSingleMetric(METRIC_STATE) === undefined) {
     new Gauge({
-      name: 'health_state',
-      help: 'Availability state (1 for the current state)',
+      name: METRIC_STATE,
+      help: 'Availability state: 1 for the current state, 0 for the others (cluster: 1 for every state some worker is in)',
       labelNames: ['state'],
       registers: [registry],
+      aggregator: 'max',
       collect() {
         for (const s of STATES) this.set({ state: s }, s === state ? 1 : 0);
       },
     });
     new Gauge({
-      name: 'health_check_up',
-      help: 'Last result of each health check: 1 pass, 0.5 warn, 0 fail',
+      name: METRIC_CHECK_UP,
+      help: 'Whether the last run of each health check passed: 1 pass, 0 warn or fail (cluster: 1 only when it passed in every worker)',
       labelNames: ['check', 'critical'],
       registers: [registry],
+      aggregator: 'min',
       collect() {
         this.reset();
         for (const e of entries.values()) {
           if (e.last === undefined) continue;
-          const v = e.last.status === 'pass' ? 1 : e.last.status === 'warn' ? 0.5 : 0;
-          this.set({ check: e.check.name, critical: String(e.check.critical) }, v);
+          this.set(
+            { check: e.check.name, critical: String(e.check.critical) },
+            e.last.status === 'pass' ? 1 : 0,
+          );
         }
       },
     });
     new Gauge({
-      name: 'health_check_duration_seconds',
-      help: 'Duration of the last run of each health check',
+      name: METRIC_CHECK_STATUS,
+      help: 'Status of the last run of each health check: 1 for its status (pass, warn, fail), 0 for the others (cluster: 1 for every status some worker reports)',
+      labelNames: ['check', 'critical', 'status'],
+      registers: [registry],
+      aggregator: 'max',
+      collect() {
+        this.reset();
+        for (const e of entries.values()) {
+          if (e.last === undefined) continue;
+          const labels = { check: e.check.name, critical: String(e.check.critical) };
+          for (const status of CHECK_STATUSES)
+            this.set({ ...labels, status }, e.last.status === status ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: METRIC_CHECK_DURATION,
+      help: 'Duration of the last run of each health check in seconds (cluster: the slowest worker)',
       labelNames: ['check'],
       registers: [registry],
+      aggregator: 'max',
       collect() {
         this.reset();
         for (const e of entries.values()) {
           if (e.last !== undefined) this.set({ check: e.check.name }, e.last.durationMs / 1000);
         }
-      },
-    });
-  }
-  if (processMetrics && registry.getSingleMetric('process_cpu_usage_percent') === undefined) {
-    // Both gauges of one scrape (and concurrent scrapes) share one pidusage read of /proc.
-    let shared: Promise<pidusage.Status | undefined> | undefined;
-    const sample = () => {
-      shared ??= pidusage(process.pid)
-        .catch(() => undefined)
-        .finally(() => {
-          setTimeout(() => {
-            shared = undefined;
-          }, 100).unref();
-        });
-      return shared;
-    };
-    new Gauge({
-      name: 'process_cpu_usage_percent',
-      help: 'Process CPU usage from pidusage (100 = one core)',
-      registers: [registry],
-      async collect() {
-        const s = await sample();
-        if (s) this.set(s.cpu);
-      },
-    });
-    new Gauge({
-      name: 'process_memory_usage_bytes',
-      help: 'Process memory (RSS) from pidusage',
-      registers: [registry],
-      async collect() {
-        const s = await sample();
-        if (s) this.set(s.memory);
       },
     });
   }
@@ -626,31 +647,39 @@ export function createHealth(options: HealthOptions = {}): Health {
 
   const info = new Map<string, unknown>();
 
-  async function detailed(): Promise<HealthDetailed> {
-    const r = await report('all');
+  /**
+   * The IETF health+json document of a report: `checks` maps each check name to a one-element
+   * array of component objects. `withDetail` adds what only the guarded `/health/detailed` shows
+   * (outputs, observed values, alerts, `setInfo()` members).
+   */
+  function healthDocument(r: ProbeReport, withDetail: boolean): HealthDocument {
     const checks: Record<string, Record<string, unknown>[]> = {};
     for (const c of r.checks) {
-      const entry = entries.get(c.name);
-      checks[c.name] = [
-        {
-          componentType: c.componentType,
-          status: c.status,
-          time: c.time,
-          ...(c.observedValue === undefined ? {} : { observedValue: c.observedValue }),
-          ...(c.observedUnit === undefined ? {} : { observedUnit: c.observedUnit }),
-          ...(c.output === undefined ? {} : { output: c.output }),
-          critical: c.critical,
-          probes: entry?.check.probes ?? [],
-          durationMs: c.durationMs,
-        },
-      ];
+      const component: Record<string, unknown> = {
+        componentType: c.componentType,
+        status: c.status,
+        time: c.time,
+      };
+      if (withDetail) {
+        if (c.observedValue !== undefined) component.observedValue = c.observedValue;
+        if (c.observedUnit !== undefined) component.observedUnit = c.observedUnit;
+        if (c.output !== undefined) component.output = c.output;
+        component.critical = c.critical;
+        component.probes = entries.get(c.name)?.check.probes ?? [];
+        component.durationMs = c.durationMs;
+      }
+      checks[c.name] = [component];
     }
-    const failing = r.checks.filter((c) => c.status === 'fail' && c.critical).map((c) => c.name);
+    // The draft: `output` is omitted on pass, and a warn SHOULD say why.
     let output: string | undefined;
+    const failing = r.checks.filter((c) => c.status === 'fail' && c.critical).map((c) => c.name);
     if (failing.length > 0) output = `failing critical checks: ${failing.join(', ')}`;
-    else if (r.state !== 'ready') output = `state is ${r.state}`;
+    else if (r.status === 'fail') output = `state is ${r.state}`;
+    else if (r.status === 'warn') {
+      const warning = r.checks.filter((c) => c.status !== 'pass').map((c) => c.name);
+      output = `checks not passing: ${warning.join(', ')}`;
+    }
     return {
-      ...Object.fromEntries(info),
       status: r.status,
       version,
       ...(gitSha === null ? {} : { releaseId: gitSha }),
@@ -659,8 +688,12 @@ export function createHealth(options: HealthOptions = {}): Health {
       ...(output === undefined ? {} : { output }),
       state: r.state,
       checks,
-      alerts: engine.states(),
     };
+  }
+
+  async function detailed(): Promise<HealthDetailed> {
+    const doc = healthDocument(await report('all'), true);
+    return { ...Object.fromEntries(info), ...doc, alerts: engine.states() };
   }
 
   function history(): HealthHistory {
@@ -694,13 +727,20 @@ export function createHealth(options: HealthOptions = {}): Health {
     const root = basePath === '/' ? '' : basePath;
     type Handler = (req: IncomingMessage, res: ServerResponse) => Promise<void>;
 
+    // Probes answer a compact `application/json` summary (`checks: { name: status }`) unless the
+    // client asks for the IETF format, which maps each check to an array of objects.
     const probe =
       (scope: ReportScope): Handler =>
       async (req, res) => {
         const r = await report(scope);
+        res.setHeader('vary', 'accept');
+        if (acceptsHealthJson(req)) {
+          send(req, res, r.httpStatus, HEALTH_JSON, healthDocument(r, false));
+          return;
+        }
         const checks: Record<string, CheckStatus> = {};
         for (const c of r.checks) checks[c.name] = c.status;
-        send(req, res, r.httpStatus, 'application/health+json', {
+        send(req, res, r.httpStatus, 'application/json', {
           status: r.status,
           state: r.state,
           checks,
@@ -716,7 +756,7 @@ export function createHealth(options: HealthOptions = {}): Health {
       guarded: true,
       handler: async (req, res) => {
         const d = await detailed();
-        send(req, res, d.status === 'fail' ? 503 : 200, 'application/health+json', d);
+        send(req, res, d.status === 'fail' ? 503 : 200, HEALTH_JSON, d);
       },
     });
     routes.set(`${root}/history`, {

@@ -21,6 +21,7 @@ export {
   createHealth,
   type Health,
   type HealthDetailed,
+  type HealthDocument,
   type ReportScope,
   type VersionInfo,
 } from './health.js';

@@ -192,9 +192,13 @@ export interface HealthOptions {
   readonly logger?: HealthLogger;
   /** A prom-client registry; pass prom-client's `register` to use the global one. @default a new Registry */
   readonly registry?: Registry;
-  /** Register prom-client's default process metrics. @default true */
+  /** Register prom-client's default process metrics (`process_*`, `nodejs_*`). @default true */
   readonly defaultMetrics?: boolean;
-  /** Register pidusage CPU and memory gauges. @default true */
+  /**
+   * @deprecated Ignored. Its gauges (`process_cpu_usage_percent`, `process_memory_usage_bytes`)
+   * duplicated prom-client's `process_cpu_seconds_total` and `process_resident_memory_bytes`
+   * and were removed; `defaultMetrics` covers both.
+   */
   readonly processMetrics?: boolean;
   /** Alert rules, evaluated in the background. @default [] */
   readonly alerts?: readonly AlertRule[];

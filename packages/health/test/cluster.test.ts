@@ -33,7 +33,7 @@ describe('node:cluster metrics aggregation (real cluster in a child process)', (
     }
   });
 
-  it('the primary serves http_requests_total summed over every worker', {
+  it('the primary sums http_requests_total over the workers and never sums the health gauges', {
     timeout: 90_000,
   }, async () => {
     if (!built)
@@ -68,5 +68,28 @@ describe('node:cluster metrics aggregation (real cluster in a child process)', (
       metrics.body.match(/^http_requests_total\{[^}]*route="\/work\/:id"[^}]*\}/gm) ?? [];
     expect(series).toHaveLength(1);
     expect(metrics.body).toContain('http_request_duration_seconds_bucket');
+
+    // Gauges are not summed: a 0/1 gauge reads 0 or 1 however many workers there are.
+    const value = (series: string) => {
+      const line = metrics.body.split('\n').find((l) => l.startsWith(`${series} `));
+      return line === undefined ? undefined : Number(line.slice(series.length + 1));
+    };
+    expect(value('shipshape_health_state{state="ready"}')).toBe(1);
+    expect(value('shipshape_health_state{state="starting"}')).toBe(0);
+    // up: the minimum (1 only where every worker passes).
+    expect(value('shipshape_health_check_up{check="steady",critical="true"}')).toBe(1);
+    expect(value('shipshape_health_check_up{check="split",critical="true"}')).toBe(0);
+    // status: the maximum (1 for every status some worker reports).
+    const status = (check: string, s: string) =>
+      value(`shipshape_health_check_status{check="${check}",critical="true",status="${s}"}`);
+    expect([status('steady', 'pass'), status('steady', 'warn'), status('steady', 'fail')]).toEqual([
+      1, 0, 0,
+    ]);
+    expect([status('split', 'pass'), status('split', 'warn'), status('split', 'fail')]).toEqual([
+      1, 1, 0,
+    ]);
+    // duration: the slowest worker's, a plausible number of seconds rather than a sum.
+    expect(value('shipshape_health_check_duration_seconds{check="steady"}')).toBeLessThan(1);
+    expect(metrics.body).not.toMatch(/^shipshape_health_\w+(\{[^}]*\})? 2$/m);
   });
 });

@@ -32,7 +32,7 @@ describe('README', () => {
     writeFileSync(file, js);
     // Throws (non-zero exit) if any expectation in the sample rejects.
     const out = execFileSync(process.execPath, [file], { encoding: 'utf8', timeout: 30_000 });
-    // db ran once per probe (cacheTtlMs 0); its last result (fail) shows as 0 in health_check_up.
+    // db ran once per probe (cacheTtlMs 0); its last result (fail) shows as 0 in shipshape_health_check_up.
     expect(out.trim()).toBe('3 0');
   });
 });

@@ -3,6 +3,7 @@ import { afterEach, expect, it } from 'vitest';
 import { describeEachExpress, type Listening, listen } from '../../../test/helpers/index.js';
 import { createHealth, type Health } from '../src/index.js';
 import { fakeCheck } from '../src/testing.js';
+import { healthJsonProblems } from './health-json.js';
 
 describeEachExpress('health.router', (express) => {
   const cleanup: (() => Promise<void>)[] = [];
@@ -43,27 +44,121 @@ describeEachExpress('health.router', (express) => {
     });
   }
 
-  it('serves every probe with health+json, no-store and no ETag', async () => {
-    const h = make();
+  it('probes answer application/json, or health+json when asked; detailed is health+json', async () => {
+    const h = make([fakeCheck('db', { probes: ['liveness', 'readiness', 'startup'] })]);
     h.markReady();
     const { url } = await serve(h);
-    for (const path of [
-      '/health',
-      '/health/live',
-      '/health/ready',
-      '/health/startup',
-      '/health/detailed',
-    ]) {
+    const probes = ['/health', '/health/live', '/health/ready', '/health/startup'];
+    for (const path of [...probes, '/health/detailed']) {
       const res = await fetch(url + path);
       expect(res.status, path).toBe(200);
-      expect(res.headers.get('content-type')).toBe('application/health+json; charset=utf-8');
+      expect(res.headers.get('content-type'), path).toBe(
+        path === '/health/detailed'
+          ? 'application/health+json; charset=utf-8'
+          : 'application/json; charset=utf-8',
+      );
       expect(res.headers.get('cache-control')).toBe('no-store');
       expect(res.headers.get('etag')).toBeNull();
       const body = (await res.json()) as { status: string };
       expect(body.status).toBe('pass');
     }
+    for (const path of probes) {
+      const plain = await fetch(url + path);
+      expect(plain.headers.get('vary')).toBe('accept');
+      expect(await plain.json()).toEqual({
+        status: 'pass',
+        state: 'ready',
+        checks: { db: 'pass' },
+      });
+      for (const accept of [
+        'application/health+json',
+        'application/json;q=0.5, Application/Health+JSON',
+        'text/html, application/health+json; q=0.9',
+      ]) {
+        const res = await fetch(url + path, { headers: { accept } });
+        expect(res.headers.get('content-type'), accept).toBe(
+          'application/health+json; charset=utf-8',
+        );
+        const body = (await res.json()) as { checks: Record<string, unknown> };
+        expect(body.checks.db, accept).toEqual([
+          { componentType: 'component', status: 'pass', time: expect.any(String) },
+        ]);
+      }
+      const refused = await fetch(url + path, {
+        headers: { accept: 'application/health+json;q=0, application/json' },
+      });
+      expect(refused.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    }
     const other = await fetch(`${url}/other`);
     expect(await other.text()).toBe('other');
+  });
+
+  it('every application/health+json body follows the IETF draft: pass, warn, fail, starting', async () => {
+    const db = fakeCheck('db');
+    const cache = fakeCheck('cache', { critical: false });
+    const disk = fakeCheck('disk', { probes: ['readiness', 'liveness'] });
+    const h = make([db, cache, disk]);
+    const { url } = await serve(h);
+    const accept = { accept: 'application/health+json' };
+    const paths = [
+      '/health',
+      '/health/live',
+      '/health/ready',
+      '/health/startup',
+      '/health/detailed',
+    ];
+    const seen = new Set<string>();
+    const scenarios: [string, () => void][] = [
+      ['starting', () => undefined],
+      ['pass', () => h.markReady()],
+      ['warn (non-critical fail, observed value)', () => cache.fail('redis: connection refused')],
+      [
+        'warn (check warns)',
+        () =>
+          disk.returns({
+            status: 'warn',
+            observedValue: 0.07,
+            observedUnit: 'ratio',
+            output: 'low',
+          }),
+      ],
+      ['fail', () => db.fail('connection refused')],
+      [
+        'draining',
+        () => {
+          db.pass();
+          h.setState('draining');
+        },
+      ],
+    ];
+    for (const [name, apply] of scenarios) {
+      apply();
+      for (const path of paths) {
+        const res = await fetch(url + path, { headers: accept });
+        expect(res.headers.get('content-type')).toBe('application/health+json; charset=utf-8');
+        const body = (await res.json()) as { status: string };
+        seen.add(body.status);
+        expect(healthJsonProblems(body, res.status), `${name}: ${path}`).toEqual([]);
+      }
+    }
+    expect([...seen].sort()).toEqual(['fail', 'pass', 'warn']);
+    // The checker rejects what the probes used to serve under this media type.
+    expect(
+      healthJsonProblems({ status: 'warn', state: 'ready', checks: { redis: 'warn' } }, 200),
+    ).toEqual(['a warn without output', 'checks["redis"] must be a non-empty array, got "warn"']);
+    expect(healthJsonProblems({ status: 'fail' }, 200)).toEqual([
+      'status "fail" served with HTTP 200',
+    ]);
+    expect(
+      healthJsonProblems(
+        { status: 'pass', checks: { db: [{ status: 'up', time: 'now', observedValue: 1 }] } },
+        200,
+      ),
+    ).toEqual([
+      'checks["db"][0].status must be "pass", "warn" or "fail"',
+      'checks["db"][0].time must be an ISO 8601 date-time',
+      'checks["db"][0] has observedValue without observedUnit',
+    ]);
   });
 
   it('is never answered 304, even with conditional headers', async () => {
@@ -165,9 +260,8 @@ describeEachExpress('health.router', (express) => {
     expect(res.headers.get('cache-control')).toBe('no-store');
     const text = await res.text();
     expect(text).toContain('process_cpu_user_seconds_total');
-    expect(text).toContain('process_cpu_usage_percent');
-    expect(text).toContain('health_check_up{check="db",critical="true"} 1');
-    expect(text).toContain('health_state{state="starting"} 1');
+    expect(text).toContain('shipshape_health_check_up{check="db",critical="true"} 1');
+    expect(text).toContain('shipshape_health_state{state="starting"} 1');
   });
 
   it('works under a mount prefix and with a custom basePath; metricsPath false disables /metrics', async () => {
