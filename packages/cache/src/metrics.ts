@@ -30,14 +30,18 @@ const TIER_COUNTERS: readonly [string, CounterField, string][] = [
   ['shipshape_cache_tier_evictions_total', 'evictions', 'Entries this tier evicted'],
 ];
 
-const GAUGES: readonly [string, (stats: CacheStats) => number | null, string][] = [
-  ['shipshape_cache_entries', (s) => s.entries, 'Entries held (in-process tier)'],
-  ['shipshape_cache_bytes', (s) => s.bytes, 'Serialised bytes held (in-process tier)'],
-  ['shipshape_cache_hit_ratio', (s) => s.hitRate, 'hits / (hits + misses) since start'],
+// No hit-ratio gauge: a ratio since start cannot be rated or summed over instances; the hit and
+// miss counters give it over any window. The aggregator is how a node:cluster primary
+// (prom-client's AggregatorRegistry) combines workers: entries and bytes add up (each worker
+// holds its own in-process tier), the 0/1 `degraded` must not (1 when any worker is degraded).
+const GAUGES: readonly [string, (stats: CacheStats) => number | null, string, 'sum' | 'max'][] = [
+  ['shipshape_cache_entries', (s) => s.entries, 'Entries held (in-process tier)', 'sum'],
+  ['shipshape_cache_bytes', (s) => s.bytes, 'Serialised bytes held (in-process tier)', 'sum'],
   [
     'shipshape_cache_degraded',
     (s) => (s.degraded ? 1 : 0),
     '1 while the cache runs without its Redis tier',
+    'max',
   ],
 ];
 
@@ -121,7 +125,7 @@ export function registerCacheMetrics(registry: Registry, cache: Cache): () => vo
       ),
     );
   }
-  for (const [name, read, help] of GAUGES) {
+  for (const [name, read, help, aggregator] of GAUGES) {
     join(
       ensure(
         registry,
@@ -132,6 +136,7 @@ export function registerCacheMetrics(registry: Registry, cache: Cache): () => vo
             help,
             labelNames: ['cache'],
             registers: [registry],
+            aggregator,
             collect() {
               this.reset();
               for (const source of sources.values()) {
