@@ -33,6 +33,10 @@ const TARGET_LABELS = new Set(['job', 'instance']);
  * appear only on failures (`status="failed"` of a dataset).
  */
 const ENUMERATED = new Set(['check', 'critical', 'state', 'limiter', 'cache', 'method']);
+/** Labels enumerated only on some families (`status` of a dataset is open-ended, see above). */
+const ENUMERATED_IN: Record<string, readonly string[]> = {
+  shipshape_health_check_status: ['status'],
+};
 
 const rules = (
   readYaml(join(DEPLOY, 'prometheus/rules/glass.rules.yml')).groups as {
@@ -62,7 +66,11 @@ function problemsOf(selector: Selector, families: Map<string, Family>): string[]
     }
     const values = new Set(family.samples.map((s) => s[m.label]).filter((v) => v !== undefined));
     if (values.size === 0) problems.push(`${selector.metric} has no label ${m.label}`);
-    else if (m.op === '=' && ENUMERATED.has(m.label) && !values.has(m.value))
+    else if (
+      m.op === '=' &&
+      (ENUMERATED.has(m.label) || ENUMERATED_IN[selector.metric]?.includes(m.label)) &&
+      !values.has(m.value)
+    )
       problems.push(
         `${selector.metric}{${m.label}="${m.value}"}: the service exports ${[...values].join(', ')}`,
       );
@@ -133,7 +141,7 @@ describe.skipIf(!hasRedis || !hasPostgres)('rules and dashboard against a live /
       if (res.status === 429) limited++;
     }
     expect(limited).toBe(1);
-    // A readiness probe runs the checks (health_check_up is refreshed by probes).
+    // A readiness probe runs the checks (the shipshape_health_check_* series are refreshed by probes).
     expect((await fetch(`${glass.url}/health/ready`)).status).toBe(200);
     const scrape = await fetch(`${glass.url}/metrics`);
     expect(scrape.status).toBe(200);
@@ -150,15 +158,26 @@ describe.skipIf(!hasRedis || !hasPostgres)('rules and dashboard against a live /
     for (const name of [
       'http_requests_total',
       'http_request_duration_seconds',
-      'health_check_up',
+      'shipshape_health_state',
+      'shipshape_health_check_up',
+      'shipshape_health_check_status',
+      'shipshape_health_check_duration_seconds',
       'glass_datasets_processed_total',
       'shipshape_security_rate_limited_total',
       'shipshape_cache_hits_total',
       'nodejs_eventloop_lag_p99_seconds',
     ])
       expect(families.has(name), name).toBe(true);
-    const checks = families.get('health_check_up')?.samples.map((s) => s.check);
+    const checks = families.get('shipshape_health_check_up')?.samples.map((s) => s.check);
     expect(checks).toEqual(expect.arrayContaining(['redis', 'storage:postgres', 'disk:data']));
+    // The names before the shipshape_ namespace and the pidusage/hit-ratio gauges are gone.
+    for (const old of [
+      'health_state',
+      'health_check_up',
+      'process_cpu_usage_percent',
+      'shipshape_cache_hit_ratio',
+    ])
+      expect(families.has(old), old).toBe(false);
   });
 
   it('every alert rule queries series the service exports', () => {
@@ -185,15 +204,18 @@ describe.skipIf(!hasRedis || !hasPostgres)('rules and dashboard against a live /
   it('the check catches a misspelt metric, a missing label and a wrong label value', () => {
     const wrong = [
       'http_request_total{job="glass"}',
-      'health_check_up{job="glass", probe="redis"}',
-      'health_check_up{job="glass", check="postgres"}',
+      'shipshape_health_check_up{job="glass", probe="redis"}',
+      'shipshape_health_check_up{job="glass", check="postgres"}',
+      'shipshape_health_check_status{job="glass", status="down"}',
+      'glass_datasets_processed_total{job="glass", status="failed"}',
     ].flatMap((expr) => selectorsOf(expr).flatMap((s) => problemsOf(s, families)));
     expect(wrong).toEqual([
       'http_request_total is not exported',
-      'health_check_up has no label probe',
+      'shipshape_health_check_up has no label probe',
       expect.stringMatching(
-        /^health_check_up\{check="postgres"\}: the service exports .*storage:postgres/,
+        /^shipshape_health_check_up\{check="postgres"\}: the service exports .*storage:postgres/,
       ),
+      'shipshape_health_check_status{status="down"}: the service exports pass, warn, fail',
     ]);
   });
 });

@@ -169,8 +169,9 @@ describe('Grafana', () => {
     for (const metric of [
       'http_requests_total',
       'http_request_duration_seconds_bucket',
-      'health_state',
-      'health_check_up',
+      'shipshape_health_state',
+      'shipshape_health_check_status',
+      'shipshape_health_check_duration_seconds',
       'glass_datasets_processed_total',
       'glass_processing_duration_seconds_bucket',
       'shipshape_cache_hits_total',
