@@ -3,6 +3,7 @@ import type { Socket } from 'node:net';
 import { performance } from 'node:perf_hooks';
 import { type ContextStore, storage } from './context.js';
 import { INTERNALS, type LoggerInternals } from './logger.js';
+import { invalidOption, warnUnknownOptions } from './options.js';
 import { Sanitizer } from './serialize.js';
 import type { AccessLogOptions, AccessRequest, LoggerLike } from './types.js';
 
@@ -45,21 +46,28 @@ function pathOf(url: string): string {
   return q === -1 ? url : url.slice(0, q);
 }
 
+/**
+ * The paths the default `skip` leaves out of the access log: health probes and the Prometheus
+ * scrape, plus everything under `/health/` (`/health/live`, `/health/ready`, ...). The one list
+ * of this package; the README and `AccessLogOptions.skip` name the same paths.
+ */
+const PROBE_PATHS: ReadonlySet<string> = new Set([
+  '/health',
+  '/healthz',
+  '/livez',
+  '/readyz',
+  '/metrics',
+]);
+const PROBE_PREFIX = '/health/';
+
 /** The default skip: health probes and /metrics. */
 export function isProbeRequest(req: AccessRequest): boolean {
   const path = pathOf(req.url ?? '');
-  return (
-    path === '/metrics' ||
-    path === '/health' ||
-    path === '/healthz' ||
-    path === '/livez' ||
-    path === '/readyz' ||
-    path.startsWith('/health/')
-  );
+  return PROBE_PATHS.has(path) || path.startsWith(PROBE_PREFIX);
 }
 
 function fail(message: string): never {
-  throw new Error(`@shipshape/logger: accessLog ${message}`);
+  return invalidOption(`accessLog ${message}`);
 }
 
 /** Non-empty path segments of a path, e.g. 3 for "/api/items/42/". */
@@ -141,11 +149,9 @@ export function routeTemplate(req: AccessRequest): string {
 export function accessLog(logger: LoggerLike, options: AccessLogOptions = {}) {
   if (!logger || typeof logger.info !== 'function')
     fail('needs a logger (createLogger() or any object with info/warn/error)');
-  for (const key of Object.keys(options))
-    if (!(key in knownOptions))
-      fail(
-        `got an unknown option "${key}"; known options are ${Object.keys(knownOptions).join(', ')}`,
-      );
+  if (typeof options !== 'object' || options === null)
+    fail(`options must be an object, got ${String(options)}`);
+  warnUnknownOptions('accessLog', options, knownOptions, logger);
   const slowMs = options.slowMs ?? 1000;
   if (typeof slowMs !== 'number' || !(slowMs >= 0))
     fail(`"slowMs" must be a non-negative number of milliseconds, got ${String(slowMs)}`);

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { LEVELS } from './logger.js';
+import { invalidOption, warnUnknownOptions } from './options.js';
 import type { LevelState, Logger, LoggerAdminOptions, LogLevel } from './types.js';
 
 const knownOptions: { [K in keyof Required<LoggerAdminOptions>]: true } = {
@@ -12,7 +13,7 @@ const knownOptions: { [K in keyof Required<LoggerAdminOptions>]: true } = {
 const BODY_LIMIT = 4096;
 
 function fail(message: string): never {
-  throw new Error(`@shipshape/logger: loggerAdminRouter ${message}`);
+  return invalidOption(`loggerAdminRouter ${message}`);
 }
 
 class HttpProblem extends Error {
@@ -102,14 +103,10 @@ function describe(logger: Logger) {
  */
 export function loggerAdminRouter(options: LoggerAdminOptions) {
   if (typeof options !== 'object' || options === null) fail('needs options { logger, authorize }');
-  for (const key of Object.keys(options))
-    if (!(key in knownOptions))
-      fail(
-        `got an unknown option "${key}"; known options are ${Object.keys(knownOptions).join(', ')}`,
-      );
   const root = options.logger;
   if (!root || typeof root.setLevel !== 'function')
     fail('"logger" must be a logger from createLogger()');
+  warnUnknownOptions('loggerAdminRouter', options, knownOptions, root);
   if (typeof options.authorize !== 'function')
     fail(
       '"authorize" must be a function (req) => boolean; an unprotected admin endpoint is not allowed',

@@ -1,6 +1,7 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { randomUUID } from 'node:crypto';
 import { IncomingMessage, type ServerResponse } from 'node:http';
+import { invalidOption, warnUnknownOptions } from './options.js';
 import type { RequestContext, RequestContextOptions } from './types.js';
 
 /** @internal the mutable store behind `RequestContext`. */
@@ -134,28 +135,31 @@ function hasIdAccessor(proto: object | null): boolean {
  * Mount it first.
  */
 export function requestContext(options: RequestContextOptions = {}) {
-  for (const key of Object.keys(options)) {
-    if (!(key in knownOptions))
-      throw new Error(
-        `@shipshape/logger: requestContext got an unknown option "${key}"; known options are ${Object.keys(knownOptions).join(', ')}`,
-      );
-  }
+  if (typeof options !== 'object' || options === null)
+    invalidOption(`requestContext options must be an object, got ${String(options)}`);
+  // No logger here: unknown keys go to process.emitWarning.
+  warnUnknownOptions('requestContext', options, knownOptions);
   const header = (options.header ?? 'x-request-id').toLowerCase();
   if (!/^[a-z0-9-]+$/.test(header))
-    throw new Error(
-      `@shipshape/logger: requestContext "header" must be an HTTP header name, got ${JSON.stringify(options.header)}`,
+    invalidOption(
+      `requestContext "header" must be an HTTP header name, got ${JSON.stringify(options.header)}`,
     );
   const trustIncoming = options.trustIncoming ?? true;
+  if (typeof trustIncoming !== 'boolean')
+    invalidOption(
+      `requestContext "trustIncoming" must be a boolean, got ${JSON.stringify(trustIncoming)}`,
+    );
   const responseHeader = options.responseHeader ?? 'X-Request-Id';
-  if (responseHeader !== false && !/^[A-Za-z0-9-]+$/.test(responseHeader))
-    throw new Error(
-      `@shipshape/logger: requestContext "responseHeader" must be an HTTP header name or false, got ${JSON.stringify(responseHeader)}`,
+  if (
+    responseHeader !== false &&
+    (typeof responseHeader !== 'string' || !/^[A-Za-z0-9-]+$/.test(responseHeader))
+  )
+    invalidOption(
+      `requestContext "responseHeader" must be an HTTP header name or false, got ${JSON.stringify(responseHeader)}`,
     );
   const generateId = options.generateId ?? randomUUID;
   if (typeof generateId !== 'function')
-    throw new Error(
-      `@shipshape/logger: requestContext "generateId" must be a function, got ${typeof generateId}`,
-    );
+    invalidOption(`requestContext "generateId" must be a function, got ${typeof generateId}`);
 
   let lastProto: object | null = null;
   let viaAccessor = false;

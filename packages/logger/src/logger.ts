@@ -6,6 +6,7 @@ import winston from 'winston';
 import Transport from 'winston-transport';
 import { storage } from './context.js';
 import { type FileStreamName, StreamFileTransport } from './files.js';
+import { invalidOption, UNKNOWN_OPTION, unknownOptions } from './options.js';
 import { renderPretty } from './pretty.js';
 import { buildRedactorConfig, type RedactorConfig, Sanitizer } from './serialize.js';
 import { PRESERIALIZED, RECORD, STREAM } from './symbols.js';
@@ -78,7 +79,7 @@ export interface LoggerInternals {
 export const INTERNALS: unique symbol = Symbol('shipshape.logger.internals');
 
 function fail(message: string): never {
-  throw new Error(`@shipshape/logger: ${message}`);
+  return invalidOption(message);
 }
 
 function isLevel(value: unknown): value is LogLevel {
@@ -159,14 +160,10 @@ function waitUntil(check: () => boolean, timeoutMs: number, what: () => string):
 export function createLogger(options: LoggerOptions = {}): Logger {
   if (typeof options !== 'object' || options === null)
     fail(`createLogger options must be an object, got ${String(options)}`);
-  const unknownKeys = Object.keys(options).filter((key) => !(key in knownOptions));
   const ignore = options.ignoreWarnings;
   const pendingWarnings: [string, string][] = [];
-  for (const key of unknownKeys)
-    pendingWarnings.push([
-      'SHIPSHAPE_LOGGER_UNKNOWN_OPTION',
-      `createLogger ignores unknown option "${key}"; known options are ${Object.keys(knownOptions).join(', ')}`,
-    ]);
+  const unknown = unknownOptions('createLogger', options, knownOptions);
+  if (unknown !== undefined) pendingWarnings.push([UNKNOWN_OPTION, unknown]);
 
   const envLevel = process.env.LOG_LEVEL;
   const level = options.level ?? (envLevel === undefined || envLevel === '' ? 'info' : envLevel);
@@ -253,7 +250,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   };
 
   const fileTransports: StreamFileTransport[] = [];
-  if (options.files !== undefined) fileTransports.push(...createFiles(options.files, report));
+  if (options.files !== undefined)
+    fileTransports.push(
+      ...createFiles(options.files, report, (message) =>
+        pendingWarnings.push([UNKNOWN_OPTION, message]),
+      ),
+    );
 
   const transports: Transport[] = [];
   if (options.console ?? true)
@@ -464,10 +466,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     },
   });
 
+  // Once per code, except that createLogger and its `files` may each have unknown keys.
   const warned = new Set<string>();
   for (const [code, message] of pendingWarnings) {
-    if (ignore === false || ignore?.includes(code) || warned.has(code)) continue;
-    warned.add(code);
+    const once = code === UNKNOWN_OPTION ? message : code;
+    if (ignore === false || ignore?.includes(code) || warned.has(once)) continue;
+    warned.add(once);
     logger.warn(`${code}: ${message}`, { code });
   }
   return logger;
@@ -493,13 +497,11 @@ function ensureDir(dir: string): void {
 function createFiles(
   files: LogFilesOptions,
   report: (error: Error, source: string) => void,
+  warnUnknown: (message: string) => void,
 ): StreamFileTransport[] {
   if (typeof files !== 'object' || files === null) fail('"files" must be an object with a "dir"');
-  for (const key of Object.keys(files))
-    if (!(key in knownFileOptions))
-      fail(
-        `files got an unknown option "${key}"; known options are ${Object.keys(knownFileOptions).join(', ')}`,
-      );
+  const unknown = unknownOptions('createLogger "files"', files, knownFileOptions);
+  if (unknown !== undefined) warnUnknown(unknown);
   if (typeof files.dir !== 'string' || files.dir === '')
     fail(`files "dir" must be a directory path, got ${JSON.stringify(files.dir)}`);
   const maxSize = parseSize(files.maxSize ?? '10m');
@@ -520,8 +522,9 @@ function createFiles(
     fs.writeFileSync(probe, '');
     fs.rmSync(probe);
   } catch (error) {
-    fail(
-      `files "dir" ${JSON.stringify(dir)} is not a writable directory (${(error as Error).message}); create it with write permission for this process or choose another path`,
+    // Not an option error: the value is fine, the file system refuses it.
+    throw new Error(
+      `@shipshape/logger: files "dir" ${JSON.stringify(dir)} is not a writable directory (${(error as Error).message}); create it with write permission for this process or choose another path`,
     );
   }
   const names: FileStreamName[] = ['app', 'error', 'security', 'access'];
