@@ -12,6 +12,13 @@ export {
 } from './domain/analytics.js';
 export * from './domain/normalize.js';
 export { QualityAccumulator } from './domain/quality.js';
+export {
+  QUALITY_RULES,
+  type QualityCode,
+  type QualityParams,
+  type QualityRule,
+  RIS_RULE_CODES,
+} from './domain/quality-rules.js';
 export * from './domain/reference.js';
 export {
   buildPanelIndex,

@@ -114,6 +114,73 @@ export function openApiDocument(version: string): Schema {
             links: { type: 'object', additionalProperties: { type: 'string' } },
           },
         },
+        QualityReport: {
+          type: 'object',
+          required: ['id', 'status', 'entries', 'completeness', 'summary', 'blocking'],
+          properties: {
+            id: { type: 'string', format: 'uuid' },
+            status: { const: 'done' },
+            entries: { type: 'array', items: { $ref: '#/components/schemas/QualityEntry' } },
+            completeness: {
+              type: 'object',
+              description: 'Rule 11: % filled per field, 0–100 with one decimal',
+              additionalProperties: { type: 'number' },
+            },
+            summary: {
+              type: 'object',
+              required: ['errors', 'warnings', 'infos'],
+              description: 'Entries that found something, by severity',
+              properties: {
+                errors: { type: 'integer' },
+                warnings: { type: 'integer' },
+                infos: { type: 'integer' },
+              },
+            },
+            blocking: { type: 'boolean', description: 'An ERROR blocks the GLASS RIS export' },
+          },
+        },
+        QualityEntry: {
+          type: 'object',
+          required: ['rule', 'severity', 'code', 'message', 'count', 'rows', 'values', 'messages'],
+          properties: {
+            rule: { type: 'integer', description: 'SPEC §3 rule; 0 = the file itself' },
+            severity: { enum: ['ERROR', 'WARN', 'INFO'] },
+            code: { type: 'string' },
+            message: {
+              type: 'string',
+              description: 'What the rule checks (a file-level entry: its first finding)',
+            },
+            count: { type: 'integer', description: 'Findings; 0 = the check passed' },
+            rows: {
+              type: 'array',
+              items: { type: 'integer' },
+              maxItems: 50,
+              description: 'First 50 source rows (header = row 1)',
+            },
+            values: {
+              type: 'array',
+              items: { type: 'string' },
+              maxItems: 50,
+              description: 'First 50 distinct offending values',
+            },
+            share: { type: 'number', description: 'Share of the checked cells that offend' },
+            messages: {
+              type: 'array',
+              maxItems: 21,
+              description:
+                'Findings by text, with their counts (which add up to count) and their rows among rows; after 20 distinct texts the rest are counted under one item',
+              items: {
+                type: 'object',
+                required: ['message', 'count', 'rows'],
+                properties: {
+                  message: { type: 'string' },
+                  count: { type: 'integer' },
+                  rows: { type: 'array', items: { type: 'integer' } },
+                },
+              },
+            },
+          },
+        },
         Principal: {
           type: 'object',
           properties: {
@@ -260,22 +327,14 @@ export function openApiDocument(version: string): Schema {
           responses: {
             '200': {
               description: 'Quality report',
-              content: json({
-                type: 'object',
-                properties: {
-                  entries: { type: 'array' },
-                  completeness: { type: 'object' },
-                  summary: { type: 'object' },
-                  blocking: { type: 'boolean' },
-                },
-              }),
+              content: json({ $ref: '#/components/schemas/QualityReport' }),
             },
             ...problems(400, 403, 404, 409, ...common),
           },
         },
       },
       '/api/datasets/{id}/quality/issues.csv': download(
-        'Per-row issue list of the quality report (first 50 rows per rule)',
+        'Per-row issue list of the quality report (first 50 rows per rule, each with the text of its finding)',
         'viewer',
       ),
       '/api/datasets/{id}/isolates.csv': download(

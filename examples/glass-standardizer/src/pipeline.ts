@@ -23,6 +23,7 @@ import {
   slashEvidence,
 } from './domain/normalize.js';
 import { QualityAccumulator } from './domain/quality.js';
+import { RIS_RULE_CODES } from './domain/quality-rules.js';
 import {
   type Canonical,
   DEFAULT_TABLES,
@@ -160,58 +161,6 @@ export function resolveProcessOptions(options: ProcessOptions = {}): Config {
   };
 }
 
-const RULE_MESSAGES = {
-  1: 'required columns (patient_id, specimen_date, specimen_type, organism) and at least one antibiotic column',
-  2: 'headers that were not mapped',
-  3: 'specimen_date must parse, not be in the future and have year ≥ 1990',
-  4: 'admission_date after specimen_date',
-  5: 'sex not M/F, age outside 0–120 or unreadable, placeholder patient ids',
-  6: 'organism not in the dictionary',
-  7: 'result values that could not be read',
-  8: 'isolate with no result for any antibiotic',
-  9: 'exact duplicate rows removed; first-isolate exclusions',
-  10: 'specimen–pathogen pair not in the panels (excluded from RIS)',
-  11: 'completeness %',
-  12: 'RIS has no duplicate (SPECIMEN, PATHOGEN, GENDER, ORIGIN, AGEGROUP, ANTIBIOTIC, BATCHID)',
-  13: 'RIS YEAR, COUNTRY and BATCHID equal the values requested',
-  14: 'no RIS row has all six counts at zero',
-  15: 'every RIS antibiotic is in its pathogen panel',
-  16: 'within one stratum the six counts add up to the same total for every antibiotic',
-} as const;
-
-function defineRules(q: QualityAccumulator): void {
-  q.define(1, 'ERROR', 'REQUIRED_COLUMNS', RULE_MESSAGES[1]);
-  q.define(2, 'INFO', 'UNMAPPED_HEADERS', RULE_MESSAGES[2]);
-  q.define(3, 'ERROR', 'DATE_INVALID', 'specimen_date missing or unreadable');
-  q.define(3, 'ERROR', 'DATE_FUTURE', 'specimen_date in the future');
-  q.define(3, 'ERROR', 'DATE_BEFORE_1990', 'specimen_date before 1990');
-  q.define(3, 'WARN', 'DATE_AMBIGUOUS', 'date column has no day > 12 in either position');
-  q.define(4, 'WARN', 'ADMISSION_AFTER_SPECIMEN', RULE_MESSAGES[4]);
-  q.define(5, 'WARN', 'SEX_INVALID', 'sex is neither M nor F');
-  q.define(5, 'WARN', 'AGE_INVALID', 'age unreadable or outside 0–120');
-  q.define(5, 'WARN', 'PATIENT_PLACEHOLDER', 'placeholder patient id');
-  q.define(6, 'WARN', 'ORGANISM_UNKNOWN', RULE_MESSAGES[6]);
-  q.define(7, 'WARN', 'RESULT_UNREADABLE', RULE_MESSAGES[7]);
-  q.define(8, 'WARN', 'NO_RESULTS', RULE_MESSAGES[8]);
-  q.define(9, 'INFO', 'DUPLICATE_ROWS', 'exact duplicate rows removed');
-  q.define(9, 'INFO', 'NOT_FIRST_ISOLATE', 'isolates excluded by the GLASS first-isolate rule');
-  q.define(10, 'WARN', 'PANEL_MISMATCH', RULE_MESSAGES[10]);
-  q.define(11, 'INFO', 'COMPLETENESS', RULE_MESSAGES[11]);
-  q.define(12, 'ERROR', 'RIS_DUPLICATE', RULE_MESSAGES[12]);
-  q.define(13, 'ERROR', 'RIS_REQUEST_MISMATCH', RULE_MESSAGES[13]);
-  q.define(14, 'ERROR', 'RIS_ALL_ZERO', RULE_MESSAGES[14]);
-  q.define(15, 'ERROR', 'RIS_NOT_IN_PANEL', RULE_MESSAGES[15]);
-  q.define(16, 'ERROR', 'RIS_STRATUM_TOTALS', RULE_MESSAGES[16]);
-}
-
-const RIS_RULE_CODES = {
-  12: 'RIS_DUPLICATE',
-  13: 'RIS_REQUEST_MISMATCH',
-  14: 'RIS_ALL_ZERO',
-  15: 'RIS_NOT_IN_PANEL',
-  16: 'RIS_STRATUM_TOTALS',
-} as const;
-
 const COMPLETENESS_FIELDS = [
   'patient_id',
   'date',
@@ -267,14 +216,7 @@ function planColumns(
       plan = { order: declared, decided: 'declared' };
     } else {
       plan = { order: 'DMY', decided: 'ambiguous-default' };
-      q.add(
-        3,
-        'WARN',
-        'DATE_AMBIGUOUS',
-        'date column has no day > 12 in either position and no declared dateFormat; read as day-first (DMY)',
-        undefined,
-        headerCells[index] ?? column,
-      );
+      q.add('DATE_AMBIGUOUS', undefined, headerCells[index] ?? column);
     }
     dates[column] = plan;
   }
@@ -412,7 +354,6 @@ async function run(
 ): Promise<Outcome> {
   const { tables } = config;
   const q = new QualityAccumulator();
-  defineRules(q);
   const counts = { ...emptyCounts() } as { -readonly [K in keyof DatasetCounts]: DatasetCounts[K] };
   const request = { country: dataset.country, year: dataset.year, batchId: dataset.batchId };
   const panels = buildPanelIndex(tables.panels);
@@ -432,7 +373,7 @@ async function run(
   };
 
   const fileError = (err: InputError) => {
-    q.add(0, 'ERROR', err.code, err.message, err.row);
+    q.addFile(err.code, 'ERROR', err.message, err.row);
   };
 
   let reader: Awaited<ReturnType<typeof openRecords>>;
@@ -476,28 +417,25 @@ async function run(
     } catch (err) {
       if (!(err instanceof InputError)) throw err;
       fileError(err);
-      for (const n of reader.notices)
-        q.add(0, n.severity, n.code, n.message, undefined, n.values?.[0]);
+      for (const n of reader.notices) q.addFile(n.code, n.severity, n.message, undefined, n.values);
       return finishEmpty(q, counts, []);
     }
-    for (const n of reader.notices)
-      q.add(0, n.severity, n.code, n.message, undefined, n.values?.[0]);
+    for (const n of reader.notices) q.addFile(n.code, n.severity, n.message, undefined, n.values);
     const noticesSeen = reader.notices.length;
 
     const headerCells = headerRecord.cells.map((c) => c.trim());
     const headers = resolveHeaders(headerCells, headerIndex);
-    for (const h of headers.unmapped)
-      q.add(2, 'INFO', 'UNMAPPED_HEADERS', RULE_MESSAGES[2], undefined, h);
+    for (const h of headers.unmapped) q.add('UNMAPPED_HEADERS', undefined, h);
     const missing = REQUIRED_COLUMNS.filter((c) => headers.canonical[c] === undefined);
     for (const m of missing) {
-      q.add(1, 'ERROR', 'REQUIRED_COLUMNS', `required column missing: ${missing.join(', ')}`, 1, m);
+      q.add('REQUIRED_COLUMNS', 1, m, { missing });
     }
     if (headers.antibiotics.size === 0) {
-      q.add(1, 'ERROR', 'REQUIRED_COLUMNS', 'no antibiotic column recognised', 1, '(antibiotics)');
+      q.add('REQUIRED_COLUMNS', 1, '(antibiotics)', { antibiotics: 'none' });
     }
     const antibioticCodes = [...headers.antibiotics.keys()].sort();
     if (lookahead.length === 0) {
-      q.add(0, 'ERROR', 'HEADER_ONLY', 'file has a header row but no data rows', headerRecord.row);
+      q.add('HEADER_ONLY', headerRecord.row, undefined);
     }
     if (q.count('REQUIRED_COLUMNS') > 0 || lookahead.length === 0) {
       return finishEmpty(q, counts, antibioticCodes);
@@ -580,14 +518,12 @@ async function run(
         !contradicted.has(name)
       ) {
         contradicted.add(name);
-        q.add(
-          3,
-          'WARN',
-          'DATE_ORDER_CONTRADICTED',
-          `the ${name} column was read as ${order} from the first ${config.lookaheadRows} rows, but a later row is only valid as ${evidence}`,
-          row,
-          raw,
-        );
+        q.add('DATE_ORDER_CONTRADICTED', row, raw, {
+          column: name,
+          order,
+          evidence,
+          lookaheadRows: config.lookaheadRows,
+        });
       }
       return { days, raw };
     };
@@ -623,48 +559,38 @@ async function run(
       for (let i = 0; i < cells.length; i++) {
         if ((cells[i] as string).length > config.maxCellChars) {
           q.add(
-            0,
-            'ERROR',
             'CELL_TOO_LARGE',
-            `cell longer than ${config.maxCellChars} characters; row skipped`,
             row,
             `${headerCells[i] ?? `column ${i + 1}`}: ${(cells[i] as string).length} characters`,
+            { maxCellChars: config.maxCellChars },
           );
           counts.skippedRows++;
           return undefined;
         }
       }
       if (cells.length !== headerWidth) {
-        q.add(
-          0,
-          'WARN',
-          'COLUMN_COUNT',
-          `row has a different number of cells than the header (${headerWidth})`,
-          row,
-          String(cells.length),
-        );
+        q.add('COLUMN_COUNT', row, String(cells.length), { headerWidth });
       }
       const rowHash = hash53(cells.join('\u0001'));
       if (!seenRows.add(rowHash)) {
         counts.duplicateRows++;
-        q.add(9, 'INFO', 'DUPLICATE_ROWS', 'exact duplicate rows removed', row);
+        q.add('DUPLICATE_ROWS', row, undefined);
         return undefined;
       }
 
       const patientId = cell(cells, 'patient_id');
       const placeholder = placeholders.has(patientId.toLowerCase());
-      if (placeholder)
-        q.add(5, 'WARN', 'PATIENT_PLACEHOLDER', 'placeholder patient id', row, patientId);
+      if (placeholder) q.add('PATIENT_PLACEHOLDER', row, patientId);
       if (patientId !== '' && !placeholder) filled.patient_id++;
 
       const spec = parseDate(cells, 'specimen_date', row);
       let dateDays: number | null = null;
       if (spec.days === undefined) {
-        q.add(3, 'ERROR', 'DATE_INVALID', 'specimen_date missing or unreadable', row, spec.raw);
+        q.add('DATE_INVALID', row, spec.raw);
       } else if (spec.days > config.nowDays) {
-        q.add(3, 'ERROR', 'DATE_FUTURE', 'specimen_date in the future', row, spec.raw);
+        q.add('DATE_FUTURE', row, spec.raw);
       } else if (day.year(spec.days) < 1990) {
-        q.add(3, 'ERROR', 'DATE_BEFORE_1990', 'specimen_date before 1990', row, spec.raw);
+        q.add('DATE_BEFORE_1990', row, spec.raw);
       } else {
         dateDays = spec.days;
         filled.date++;
@@ -673,24 +599,22 @@ async function run(
       const sexRaw = normalised(cell(cells, 'sex'));
       const sex = tables.sexValues[sexRaw] ?? 'UNK';
       if (sex !== 'UNK') filled.sex++;
-      else if (sexRaw !== '')
-        q.add(5, 'WARN', 'SEX_INVALID', 'sex is neither M nor F', row, cell(cells, 'sex'));
+      else if (sexRaw !== '') q.add('SEX_INVALID', row, cell(cells, 'sex'));
 
       let ageYears: number | null = null;
       if (col.age !== undefined) {
         const ageRaw = cell(cells, 'age');
         const age = parseAge(ageRaw);
         if (age.ok && age.years <= 120) ageYears = age.years;
-        else if (ageRaw !== '')
-          q.add(5, 'WARN', 'AGE_INVALID', 'age unreadable or outside 0–120', row, ageRaw);
+        else if (ageRaw !== '') q.add('AGE_INVALID', row, ageRaw);
       } else if (col.date_of_birth !== undefined) {
         const dob = parseDate(cells, 'date_of_birth', row);
         if (dob.days !== undefined && dateDays !== null) {
           const years = Math.floor((dateDays - dob.days) / 365.25);
           if (years >= 0 && years <= 120) ageYears = years;
-          else q.add(5, 'WARN', 'AGE_INVALID', 'age unreadable or outside 0–120', row, dob.raw);
+          else q.add('AGE_INVALID', row, dob.raw);
         } else if (dob.raw !== '') {
-          q.add(5, 'WARN', 'AGE_INVALID', 'age unreadable or outside 0–120', row, dob.raw);
+          q.add('AGE_INVALID', row, dob.raw);
         }
       }
       if (ageYears !== null) filled.age++;
@@ -702,14 +626,7 @@ async function run(
         const adm = parseDate(cells, 'admission_date', row);
         if (adm.days !== undefined && dateDays !== null) {
           if (adm.days > dateDays) {
-            q.add(
-              4,
-              'WARN',
-              'ADMISSION_AFTER_SPECIMEN',
-              RULE_MESSAGES[4],
-              row,
-              `${adm.raw} > ${spec.raw}`,
-            );
+            q.add('ADMISSION_AFTER_SPECIMEN', row, `${adm.raw} > ${spec.raw}`);
           } else if (originRaw === '') {
             origin = dateDays - adm.days > config.originHospitalDays ? 'HO' : 'CO';
           }
@@ -737,7 +654,7 @@ async function run(
         return undefined;
       }
       if (organism.kind === 'unknown') {
-        q.add(6, 'WARN', 'ORGANISM_UNKNOWN', RULE_MESSAGES[6], row, organismRaw);
+        q.add('ORGANISM_UNKNOWN', row, organismRaw);
       }
       const pathogen = organism.kind === 'pathogen' ? organism.code : PATHOGEN_OTHER;
 
@@ -753,7 +670,7 @@ async function run(
           const value = resultFromClass(c, plan.digitColumns.has(index));
           if (value === 'UNREADABLE') {
             unreadableCells++;
-            q.add(7, 'WARN', 'RESULT_UNREADABLE', RULE_MESSAGES[7], row, raw.trim());
+            q.add('RESULT_UNREADABLE', row, raw.trim());
           }
           if (value && (best === undefined || RESULT_RANK[value] > RESULT_RANK[best])) best = value;
           if (
@@ -762,36 +679,24 @@ async function run(
             !contradicted.has(`d${index}`)
           ) {
             contradicted.add(`d${index}`);
-            q.add(
-              7,
-              'WARN',
-              'DIGIT_CODING_CONTRADICTED',
-              `column read as 1/2/3 = S/I/R from the first ${config.lookaheadRows} rows also holds other values later`,
-              row,
-              headerCells[index] ?? code,
-            );
+            q.add('DIGIT_CODING_CONTRADICTED', row, headerCells[index] ?? code, {
+              lookaheadRows: config.lookaheadRows,
+            });
           }
         }
         rowResults[s] = best;
         if (best !== undefined && best !== 'UNREADABLE') readable++;
       }
-      if (readable === 0) q.add(8, 'WARN', 'NO_RESULTS', RULE_MESSAGES[8], row);
+      if (readable === 0) q.add('NO_RESULTS', row, undefined);
       else filled.results++;
       if (
         pathogen !== PATHOGEN_OTHER &&
         specimen !== SPECIMEN_OTHER &&
         !panels.has(`${specimen}|${pathogen}`)
       ) {
-        q.add(10, 'WARN', 'PANEL_MISMATCH', RULE_MESSAGES[10], row, `${specimen}/${pathogen}`);
+        q.add('PANEL_MISMATCH', row, `${specimen}/${pathogen}`);
       } else if (pathogen !== PATHOGEN_OTHER && specimen === SPECIMEN_OTHER) {
-        q.add(
-          10,
-          'WARN',
-          'PANEL_MISMATCH',
-          RULE_MESSAGES[10],
-          row,
-          `${specimenRaw || '(empty)'}/${pathogen}`,
-        );
+        q.add('PANEL_MISMATCH', row, `${specimenRaw || '(empty)'}/${pathogen}`);
       }
 
       isolateId++;
@@ -856,7 +761,7 @@ async function run(
       return finishEmpty(q, counts, antibioticCodes);
     }
     for (const n of reader.notices.slice(noticesSeen)) {
-      q.add(0, n.severity, n.code, n.message, undefined, n.values?.[0]);
+      q.addFile(n.code, n.severity, n.message, undefined, n.values);
     }
     counts.isolates = isolateId;
     counts.bytesRead = reader.bytesRead();
@@ -885,29 +790,13 @@ async function run(
       },
     );
     if (outOfYear > 0) {
-      q.addCount(
-        10,
-        'WARN',
-        'OUTSIDE_YEAR',
-        `first isolates dated outside ${dataset.year} (excluded from RIS)`,
-        outOfYear,
-      );
+      q.addCount('OUTSIDE_YEAR', outOfYear, { year: dataset.year });
     }
     counts.firstIsolatesGlass = firsts.glass;
     counts.firstIsolatesEpisode = firsts.episode;
-    q.addCount(
-      9,
-      'INFO',
-      'NOT_FIRST_ISOLATE',
-      'isolates excluded by the GLASS first-isolate rule',
-      counts.isolates - firsts.glass,
-    );
-    if (firsts.noPatient > 0) {
-      q.setMessage(
-        'NOT_FIRST_ISOLATE',
-        `isolates excluded by the GLASS first-isolate rule (${firsts.noPatient} of them have no usable patient id or specimen date)`,
-      );
-    }
+    q.addCount('NOT_FIRST_ISOLATE', counts.isolates - firsts.glass, {
+      noPatient: firsts.noPatient,
+    });
     hooks.onProgress?.({
       datasetId: dataset.id,
       progress: 95,
@@ -917,7 +806,7 @@ async function run(
 
     const risRows = ris.rows();
     for (const v of checkRis(risRows, request, panels)) {
-      q.add(v.rule, 'ERROR', RIS_RULE_CODES[v.rule], RULE_MESSAGES[v.rule], v.index + 2, v.value);
+      q.add(RIS_RULE_CODES[v.rule], v.index + 2, v.value);
     }
     const sampleRows = counts.noGrowthRows > 0 ? sample.rows(request) : [];
     counts.risRows = risRows.length;
@@ -927,7 +816,7 @@ async function run(
     for (const field of COMPLETENESS_FIELDS) {
       completeness[field] = measured === 0 ? 0 : Math.round((filled[field] / measured) * 1000) / 10;
     }
-    q.addCount(11, 'INFO', 'COMPLETENESS', RULE_MESSAGES[11], 0);
+    q.addCount('COMPLETENESS', 0);
 
     // The analytics cube, from the final first-isolate flags: one lean pass over the stored
     // isolates here, so that no analytics request ever scans them (see domain/cube.ts).

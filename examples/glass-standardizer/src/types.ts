@@ -13,6 +13,7 @@ export interface QualityEntry {
   readonly severity: Severity;
   /** Stable machine code, e.g. `DATE_INVALID`, `EMPTY_FILE`. */
   readonly code: string;
+  /** What the rule checks (for a file-level entry: its first finding); findings in `messages`. */
   readonly message: string;
   readonly count: number;
   /** First 50 source row numbers (the header is row 1). */
@@ -21,6 +22,20 @@ export interface QualityEntry {
   readonly values: readonly string[];
   /** Share of the checked cells/rows that offend, where meaningful (rule 7). */
   readonly share?: number;
+  /**
+   * The findings by text, in the order first met: each distinct text with its own count and the
+   * rows of `rows` it was found at. The counts add up to `count`. After 20 distinct texts the rest
+   * are counted under one `other messages (…)` item.
+   */
+  readonly messages: readonly QualityMessage[];
+}
+
+/** The findings of one quality entry that read the same. */
+export interface QualityMessage {
+  readonly message: string;
+  readonly count: number;
+  /** Those of the entry's `rows` (its first 50) where a finding read so. */
+  readonly rows: readonly number[];
 }
 
 export interface QualityReport {

@@ -4,7 +4,14 @@ import { Readable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import JSZip from 'jszip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type DatasetRecord, type GlassStorage, isolatesCsv, openRecords } from '../src/index.js';
+import { qualityIssuesCsv } from '../src/http/routes.js';
+import {
+  type DatasetRecord,
+  type GlassStorage,
+  isolatesCsv,
+  openRecords,
+  QualityAccumulator,
+} from '../src/index.js';
 import { active, collect, entry, type Harness, harness, parseCsv, SAMPLES } from './helpers.js';
 
 const HEADER = 'patient_id,sex,age,specimen_date,specimen_type,organism,AMP,CIP';
@@ -179,6 +186,72 @@ describe('bad input files give precise quality errors, never a crash', () => {
     ]);
     expect(entry(d, 'UNMAPPED_HEADERS').values).toEqual(['notes']);
     expect(d.counts?.isolates).toBe(0);
+    // Both findings keep their own text: the entry reads as the rule, its messages as found.
+    expect(entry(d, 'REQUIRED_COLUMNS')).toMatchObject({
+      message: expect.stringMatching(/^required columns \(patient_id/),
+      count: 3,
+      rows: [1, 1, 1],
+      messages: [
+        {
+          message: 'required column missing: specimen_date, specimen_type',
+          count: 2,
+          rows: [1, 1],
+        },
+        { message: 'no antibiotic column recognised', count: 1, rows: [1] },
+      ],
+    });
+    const issues = [...qualityIssuesCsv(d)].join('').split('\n');
+    expect(issues.filter((l) => l.includes('REQUIRED_COLUMNS'))).toEqual([
+      '1,1,ERROR,REQUIRED_COLUMNS,"required column missing: specimen_date, specimen_type",3',
+      '1,1,ERROR,REQUIRED_COLUMNS,"required column missing: specimen_date, specimen_type",3',
+      '1,1,ERROR,REQUIRED_COLUMNS,no antibiotic column recognised,3',
+    ]);
+  });
+
+  it('a rule found with several texts keeps each, with its count and rows', async () => {
+    // Both date columns are decided day-first from row 2; row 4 contradicts each of them.
+    const text = [
+      'patient_id,specimen_date,date of admission,specimen_type,organism,AMP',
+      'P1,13/01/2024,13/01/2024,blood,eco,S',
+      'P2,02/01/2024,02/01/2024,blood,eco,S',
+      'P3,01/14/2024,01/14/2024,blood,eco,S',
+    ].join('\n');
+    const d = await h.run(file('contradicted.csv', `${text}\n`), {
+      options: { lookaheadRows: 1 },
+    });
+    const contradicted = entry(d, 'DATE_ORDER_CONTRADICTED');
+    expect(contradicted).toMatchObject({ rule: 3, severity: 'WARN', count: 2, rows: [4, 4] });
+    expect(contradicted.messages.map((m) => [m.message, m.count, m.rows])).toEqual([
+      [
+        'the specimen_date column was read as DMY from the first 1 rows, but a later row is only valid as MDY',
+        1,
+        [4],
+      ],
+      [
+        'the admission_date column was read as DMY from the first 1 rows, but a later row is only valid as MDY',
+        1,
+        [4],
+      ],
+    ]);
+    const issues = [...qualityIssuesCsv(d)].join('');
+    expect(issues).toContain('the specimen_date column was read as DMY');
+    expect(issues).toContain('the admission_date column was read as DMY');
+  });
+
+  it('more than 20 distinct texts: the rest are counted together, none is lost', () => {
+    const q = new QualityAccumulator();
+    for (let i = 1; i <= 25; i++) q.addFile('XLSX_READ', 'ERROR', `problem ${i}`, i + 1);
+    q.addFile('XLSX_READ', 'ERROR', 'problem 3', 30);
+    const e = q.report({}).entries.find((x) => x.code === 'XLSX_READ');
+    expect(e?.count).toBe(26);
+    expect(e?.messages).toHaveLength(21);
+    expect(e?.messages[2]).toEqual({ message: 'problem 3', count: 2, rows: [4, 30] });
+    expect(e?.messages[20]).toEqual({
+      message: 'other messages (more than 20 distinct)',
+      count: 5,
+      rows: [22, 23, 24, 25, 26],
+    });
+    expect(e?.messages.reduce((n, m) => n + m.count, 0)).toBe(e?.count);
   });
 
   it('ragged rows are reported', async () => {
@@ -220,7 +293,11 @@ describe('XLSX', () => {
     const d = await h.run(path, { format: 'xlsx' });
     expect(d.status).toBe('done');
     expect(d.counts?.isolates).toBe(2);
-    expect(entry(d, 'XLSX_SHEETS')).toMatchObject({ severity: 'INFO', values: ['Notes'] });
+    // Every other sheet is named (before, only the first value of a reader's notice was kept).
+    expect(entry(d, 'XLSX_SHEETS')).toMatchObject({
+      severity: 'INFO',
+      values: ['Notes', 'Lookup'],
+    });
     expect(entry(d, 'XLSX_SHEETS').message).toMatch(/3 sheets; only the first/);
     expect(entry(d, 'XLSX_FORMULAS').message).toMatch(/^1 formula cells/);
     const isolates = [];

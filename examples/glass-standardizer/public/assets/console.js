@@ -344,19 +344,33 @@ async function datasetPage() {
   const order = { ERROR: 0, WARN: 1, INFO: 2 };
   for (const e of [...report.entries].sort(
     (a, b) => order[a.severity] - order[b.severity] || a.rule - b.rule,
-  ))
+  )) {
+    // The texts found, under the rule's own, each with its count (a report stored before
+    // entries had `messages` has none).
+    const found = (e.messages ?? []).filter((m) => m.message !== e.message);
     qb.append(
       h(
         'tr',
         {},
         h('td', { className: 'num' }, e.rule),
         h('td', { className: `sev-${e.severity}` }, e.severity),
-        h('td', {}, e.message),
+        h(
+          'td',
+          {},
+          e.message,
+          found.length > 0 &&
+            h(
+              'ul',
+              { className: 'findings' },
+              found.map((m) => h('li', {}, `${m.message} (${m.count})`)),
+            ),
+        ),
         h('td', { className: 'num' }, e.count),
         h('td', {}, e.rows.slice(0, 12).join(', ') + (e.rows.length > 12 ? ' …' : '')),
         h('td', {}, e.values.slice(0, 6).join(', ') + (e.values.length > 6 ? ' …' : '')),
       ),
     );
+  }
   const comp = clear($('completeness'));
   for (const [field, value] of Object.entries(report.completeness ?? {}))
     comp.append(h('li', {}, `${field}: ${value} %`));

@@ -14,7 +14,23 @@ interface Operation {
   responses: Record<string, unknown>;
   'x-required-role'?: string;
 }
-type Doc = { openapi: string; paths: Record<string, Record<string, Operation>> };
+type Doc = {
+  openapi: string;
+  paths: Record<string, Record<string, Operation>>;
+  components: { schemas: Record<string, ObjectSchema> };
+};
+interface ObjectSchema {
+  required?: string[];
+  properties: Record<string, { items?: ObjectSchema | { $ref: string } }>;
+}
+
+/** Keys of `value` against an object schema: every required one there, none undocumented. */
+function expectShape(value: object, schema: ObjectSchema, what: string): void {
+  for (const key of schema.required ?? [])
+    expect(value, `${what}: ${key} missing`).toHaveProperty(key);
+  for (const key of Object.keys(value))
+    expect(Object.keys(schema.properties), `${what}: ${key} undocumented`).toContain(key);
+}
 
 interface Layer {
   route?: { path: string; methods: Record<string, boolean> };
@@ -72,6 +88,23 @@ describe('OpenAPI document (/openapi.json)', () => {
     for (const route of real) expect(docs, `undocumented: ${route}`).toContain(route);
     for (const route of docs.filter((r) => / \/(api\/datasets|auth)\b/.test(r)))
       expect(real, `documented but not served: ${route}`).toContain(route);
+  });
+
+  it('the quality report has the documented shape, entries and their messages too', async () => {
+    const schemas = doc.components.schemas;
+    const res = await fetch(`${glass.url}/api/datasets/${id}/quality`);
+    const report = (await res.json()) as {
+      entries: { messages: object[]; count: number }[];
+    };
+    expectShape(report, schemas.QualityReport as ObjectSchema, 'report');
+    const entrySchema = schemas.QualityEntry as ObjectSchema;
+    const messageSchema = entrySchema.properties.messages?.items as ObjectSchema;
+    expect(report.entries.length).toBeGreaterThan(10);
+    for (const entry of report.entries) {
+      expectShape(entry, entrySchema, 'entry');
+      for (const m of entry.messages) expectShape(m, messageSchema, 'message');
+    }
+    expect(report.entries.some((e) => e.messages.length > 0)).toBe(true);
   });
 
   it('every documented GET answers a documented status, for an admin and for nobody', async () => {
