@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { variableName } from './load.js';
 import { maskUrlCredentials } from './mask.js';
+import { optionError } from './options.js';
 import { toSpec } from './specs.js';
 import type { ConfigSchema, Spec } from './types.js';
 
@@ -13,14 +14,12 @@ interface Row {
 
 function rows(schema: ConfigSchema): Row[] {
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
-    throw new TypeError(`${PKG}: the schema must be an object of specs`);
+    throw optionError(`${PKG}: the schema must be an object of specs`);
   }
   return Object.entries(schema).map(([key, entry]) => {
     const spec = toSpec(entry);
     if (!spec) {
-      throw new TypeError(
-        `${PKG}: schema key "${key}" must be a spec such as str() or a joi schema`,
-      );
+      throw optionError(`${PKG}: schema key "${key}" must be a spec such as str() or a joi schema`);
     }
     return { variable: variableName(key, spec), spec };
   });

@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { inspect } from 'node:util';
 import { parseDotenv } from './dotenv.js';
 import { maskDeep, maskInvalidValue, maskUrlCredentials, urlCredentials } from './mask.js';
+import { optionError, unknownKeys, warnUnknownOptions } from './options.js';
 import { toSpec } from './specs.js';
 import type {
   Config,
@@ -131,18 +132,18 @@ function errorReason(error: unknown): string {
 
 function resolveSchema(schema: ConfigSchema): [string, Spec<unknown>][] {
   if (typeof schema !== 'object' || schema === null || Array.isArray(schema)) {
-    throw new TypeError(`${PKG}: the schema must be an object of specs, got ${show(schema)}`);
+    throw optionError(`${PKG}: the schema must be an object of specs, got ${show(schema)}`);
   }
   const out: [string, Spec<unknown>][] = [];
   for (const [key, entry] of Object.entries(schema)) {
     if (key === 'NODE_ENV') {
-      throw new TypeError(
+      throw optionError(
         `${PKG}: NODE_ENV is built in (one of ${NODE_ENVS.join(', ')}); remove it from the schema`,
       );
     }
     const spec = toSpec(entry);
     if (!spec) {
-      throw new TypeError(
+      throw optionError(
         `${PKG}: schema key "${key}" must be a spec such as str() or a joi schema, got ${show(entry)}`,
       );
     }
@@ -159,11 +160,6 @@ function deepFreeze<T>(value: T): T {
     }
   }
   return value;
-}
-
-function warn(options: LoadConfigOptions<never> | undefined, code: string, message: string): void {
-  if (options?.logger) options.logger.warn(message, { code });
-  else process.emitWarning(message, { code });
 }
 
 /**
@@ -193,16 +189,36 @@ export function loadConfig<const S extends ConfigSchema>(
 ): Config<S> {
   captureForCli(schema);
   if (options !== undefined && (typeof options !== 'object' || options === null)) {
-    throw new TypeError(`${PKG}: loadConfig() options must be an object, got ${show(options)}`);
+    throw optionError(`${PKG}: loadConfig() options must be an object, got ${show(options)}`);
   }
-  for (const key of Object.keys(options ?? {})) {
-    if (!(key in KNOWN_OPTIONS) && !(key in KNOWN_EXIT_OPTIONS)) {
-      warn(
-        options as LoadConfigOptions<never>,
-        'SHIPSHAPE_CONFIG_UNKNOWN_OPTION',
-        `${PKG}: loadConfig() ignores unknown option "${key}"; known options: ${Object.keys(KNOWN_OPTIONS).join(', ')}`,
+  if (options !== undefined) {
+    const logger = options.logger as unknown;
+    if (
+      logger !== undefined &&
+      (typeof logger !== 'object' ||
+        logger === null ||
+        typeof (logger as { warn?: unknown }).warn !== 'function')
+    )
+      throw optionError(
+        `${PKG}: loadConfig() "logger" must be an object with info, warn and error methods, got ${show(logger)}`,
       );
+    for (const key of ['env', 'overrides'] as const) {
+      const value = options[key] as unknown;
+      if (
+        value !== undefined &&
+        (typeof value !== 'object' || value === null || Array.isArray(value))
+      )
+        throw optionError(`${PKG}: loadConfig() "${key}" must be an object, got ${show(value)}`);
     }
+    if (options.cwd !== undefined && (typeof options.cwd !== 'string' || options.cwd === ''))
+      throw optionError(
+        `${PKG}: loadConfig() "cwd" must be a directory path, got ${show(options.cwd)}`,
+      );
+    const unknown = unknownKeys(options, [
+      ...Object.keys(KNOWN_OPTIONS),
+      ...Object.keys(KNOWN_EXIT_OPTIONS),
+    ]);
+    warnUnknownOptions('loadConfig()', unknown, Object.keys(KNOWN_OPTIONS), options.logger);
   }
   const specs = resolveSchema(schema);
   const env = options?.env ?? process.env;
@@ -213,7 +229,7 @@ export function loadConfig<const S extends ConfigSchema>(
     typeof files !== 'boolean' &&
     !(Array.isArray(files) && files.every((f) => typeof f === 'string'))
   ) {
-    throw new TypeError(
+    throw optionError(
       `${PKG}: loadConfig() "files" must be a boolean or an array of paths, got ${show(files)}`,
     );
   }
@@ -445,7 +461,7 @@ function copyValue(value: unknown): unknown {
 function metaOf(config: object): ConfigMeta {
   const meta = (config as Record<symbol, unknown>)[META] as ConfigMeta | undefined;
   if (!meta) {
-    throw new TypeError(`${PKG}: expected a config returned by loadConfig(), got ${show(config)}`);
+    throw optionError(`${PKG}: expected a config returned by loadConfig(), got ${show(config)}`);
   }
   return meta;
 }

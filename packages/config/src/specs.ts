@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { maskInvalidValue } from './mask.js';
+import { optionError, unknownKeys, warnUnknownOptions } from './options.js';
 import type {
   FlagOptions,
   JsonSpecOptions,
@@ -61,34 +62,28 @@ function validateOptions(
   extraKeys: readonly string[],
 ): Readonly<Record<string, unknown>> {
   if (typeof options !== 'object' || options === null || Array.isArray(options)) {
-    throw new TypeError(
-      `${PKG}: ${kind}() options must be an object, got ${describeValue(options)}`,
-    );
+    throw optionError(`${PKG}: ${kind}() options must be an object, got ${describeValue(options)}`);
   }
-  const known = new Set<string>([...BASE_KEYS, ...extraKeys]);
-  const record = options as Record<string, unknown>;
-  for (const key of Object.keys(record)) {
-    if (!known.has(key)) {
-      throw new TypeError(
-        `${PKG}: ${kind}() got unknown option "${key}"; known options: ${[...known].join(', ')}`,
-      );
-    }
-  }
+  const known = [...BASE_KEYS, ...extraKeys];
+  const unknown = unknownKeys(options, known);
+  warnUnknownOptions(`${kind}()`, unknown, known);
+  const record: Record<string, unknown> = { ...options };
+  for (const key of unknown) delete record[key];
   for (const key of ['optional', 'secret'] as const) {
     const v = record[key];
     if (v !== undefined && typeof v !== 'boolean') {
-      throw new TypeError(`${PKG}: ${kind}() "${key}" must be a boolean, got ${describeValue(v)}`);
+      throw optionError(`${PKG}: ${kind}() "${key}" must be a boolean, got ${describeValue(v)}`);
     }
   }
   for (const key of ['description', 'example'] as const) {
     const v = record[key];
     if (v !== undefined && typeof v !== 'string') {
-      throw new TypeError(`${PKG}: ${kind}() "${key}" must be a string, got ${describeValue(v)}`);
+      throw optionError(`${PKG}: ${kind}() "${key}" must be a string, got ${describeValue(v)}`);
     }
   }
   const minLength = record.minLength;
   if (minLength !== undefined && !(Number.isInteger(minLength) && (minLength as number) >= 0)) {
-    throw new TypeError(
+    throw optionError(
       `${PKG}: ${kind}() "minLength" must be a non-negative integer, got ${describeValue(minLength)}`,
     );
   }
@@ -134,7 +129,7 @@ function makeSpec<T>(definition: SpecDefinition<T>, rawOptions: object | undefin
     if (value === undefined) continue;
     const result = check(value);
     if (!result.ok) {
-      throw new TypeError(
+      throw optionError(
         `${PKG}: ${definition.kind}() "${key}" ${describeValue(value)} is not valid: expected ${result.expected}`,
       );
     }
@@ -189,7 +184,7 @@ function numberSpec(
     ['max', max],
   ] as const) {
     if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v))) {
-      throw new TypeError(
+      throw optionError(
         `${PKG}: ${kind}() "${key}" must be a finite number, got ${describeValue(v)}`,
       );
     }
@@ -276,15 +271,10 @@ export function bool(options?: SpecOptions<boolean>): Spec<boolean | undefined> 
 export function flag(options?: FlagOptions): Spec<boolean> {
   const given = options ?? {};
   if (typeof given !== 'object' || given === null) {
-    throw new TypeError(`${PKG}: flag() options must be an object, got ${describeValue(given)}`);
+    throw optionError(`${PKG}: flag() options must be an object, got ${describeValue(given)}`);
   }
-  for (const key of Object.keys(given)) {
-    if (key !== 'default' && key !== 'description') {
-      throw new TypeError(
-        `${PKG}: flag() got unknown option "${key}"; known options: default, description`,
-      );
-    }
-  }
+  const known = ['default', 'description'];
+  warnUnknownOptions('flag()', unknownKeys(given, known), known);
   const resolved: SpecOptions<boolean> = {
     default: given.default ?? false,
     ...(given.description === undefined ? {} : { description: given.description }),
@@ -308,7 +298,7 @@ export function url(options?: UrlSpecOptions<string>): Spec<string | undefined> 
       protocols.every((p) => typeof p === 'string' && /^[a-z][a-z0-9+.-]*$/i.test(p))
     )
   ) {
-    throw new TypeError(
+    throw optionError(
       `${PKG}: url() "protocols" must be a non-empty array of schemes such as ["https"], got ${describeValue(protocols)}`,
     );
   }
@@ -378,7 +368,7 @@ export function enums<const V extends readonly [string, ...string[]]>(
     values.length === 0 ||
     !values.every((v) => typeof v === 'string')
   ) {
-    throw new TypeError(
+    throw optionError(
       `${PKG}: enums() needs a non-empty array of strings, got ${describeValue(values)}`,
     );
   }
@@ -507,13 +497,13 @@ export function list<I = string>(
 ): Spec<I[] | undefined> {
   const itemSpec = (item ?? str()) as Spec<I>;
   if (!isSpec(itemSpec)) {
-    throw new TypeError(
+    throw optionError(
       `${PKG}: list() item must be a spec such as int(), got ${describeValue(item)}`,
     );
   }
   const separator = options?.separator ?? ',';
   if (typeof separator !== 'string' || separator === '') {
-    throw new TypeError(
+    throw optionError(
       `${PKG}: list() "separator" must be a non-empty string, got ${describeValue(separator)}`,
     );
   }
@@ -554,9 +544,7 @@ export function json<T = unknown>(options?: JsonSpecOptions<T>): Spec<T>;
 export function json<T = unknown>(options?: JsonSpecOptions<T>): Spec<T | undefined> {
   const schema = options?.schema;
   if (schema !== undefined && !isJoiSchema(schema)) {
-    throw new TypeError(
-      `${PKG}: json() "schema" must be a joi schema, got ${describeValue(schema)}`,
-    );
+    throw optionError(`${PKG}: json() "schema" must be a joi schema, got ${describeValue(schema)}`);
   }
   const expected = 'valid JSON';
   const accept = (value: unknown): SpecResult<T> => {
@@ -599,7 +587,7 @@ export function custom<T>(
 export function custom<T>(schema: Joi.Schema<T>, options?: SpecOptions<T>): Spec<T>;
 export function custom<T>(schema: Joi.Schema<T>, options?: SpecOptions<T>): Spec<T | undefined> {
   if (!isJoiSchema(schema)) {
-    throw new TypeError(`${PKG}: custom() needs a joi schema, got ${describeValue(schema)}`);
+    throw optionError(`${PKG}: custom() needs a joi schema, got ${describeValue(schema)}`);
   }
   const type = (schema as { type?: unknown }).type;
   const expected = `a value accepted by the custom ${typeof type === 'string' ? type : 'joi'} schema`;

@@ -1,5 +1,5 @@
 import Joi from 'joi';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import {
   bool,
   bytes,
@@ -284,18 +284,33 @@ describe('flag', () => {
     expect(accepts(spec, 'on')).toBe(true);
     expect(flag({ default: true }).options.default).toBe(true);
   });
-  it('refuses options other than default and description', () => {
-    expect(() => flag({ secret: true } as never)).toThrow(
-      '@shipshape/config: flag() got unknown option "secret"',
-    );
+  it('ignores options other than default and description, with a coded warning', () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      expect(flag({ secret: true } as never).options.secret).toBeUndefined();
+      expect(warn).toHaveBeenCalledWith(
+        '@shipshape/config: flag() ignores unknown option "secret"; known options: default, description',
+        { code: 'SHIPSHAPE_CONFIG_UNKNOWN_OPTION' },
+      );
+    } finally {
+      warn.mockRestore();
+    }
   });
 });
 
 describe('builder options', () => {
-  it('throws on unknown option names (typos)', () => {
-    expect(() => port({ defualt: 3000 } as never)).toThrow(
-      '@shipshape/config: port() got unknown option "defualt"; known options: default, devDefault',
-    );
+  it('warns (coded, not thrown) about unknown option names (typos) and drops them', () => {
+    const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+    try {
+      const spec = port({ defualt: 3000 } as never);
+      expect(Object.keys(spec.options)).toEqual([]);
+      expect(warn).toHaveBeenCalledTimes(1);
+      expect(warn.mock.calls[0]?.[0]).toMatch(
+        /^@shipshape\/config: port\(\) ignores unknown option "defualt"; known options: default, devDefault/,
+      );
+    } finally {
+      warn.mockRestore();
+    }
   });
   it('throws on wrongly typed options', () => {
     expect(() => str({ secret: 'yes' } as never)).toThrow(
