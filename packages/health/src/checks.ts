@@ -18,7 +18,7 @@ import {
   positiveInt,
 } from './validate.js';
 
-const PROBES: readonly Probe[] = ['liveness', 'readiness', 'startup'];
+export const PROBES: readonly Probe[] = ['liveness', 'readiness', 'startup'];
 
 /** A check definition that owns a resource (a histogram) released by `health.close()`. */
 export interface ClosableCheck extends CheckDefinition {

@@ -1,6 +1,7 @@
 import { createServer, type RequestListener } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Registry } from 'prom-client';
+import { probePath } from './probe-paths.js';
 import type { CheckDefinition, CheckOutcome, Probe } from './types.js';
 
 export interface ProbeResponse {
@@ -58,7 +59,7 @@ export function expectReady(
   app: RequestListener,
   options: ExpectOptions = {},
 ): Promise<ProbeResponse> {
-  return expectStatus(app, `${options.basePath ?? '/health'}/ready`, 200, 'ready');
+  return expectStatus(app, probePath('readiness', options.basePath), 200, 'ready');
 }
 
 /** Resolves when `GET /health/ready` answers 503; rejects otherwise. */
@@ -66,7 +67,7 @@ export function expectNotReady(
   app: RequestListener,
   options: ExpectOptions = {},
 ): Promise<ProbeResponse> {
-  return expectStatus(app, `${options.basePath ?? '/health'}/ready`, 503, 'not ready');
+  return expectStatus(app, probePath('readiness', options.basePath), 503, 'not ready');
 }
 
 /** Resolves when `GET /health` answers 200 (every critical check passes, state ready). */
@@ -74,7 +75,7 @@ export function expectHealthy(
   app: RequestListener,
   options: ExpectOptions = {},
 ): Promise<ProbeResponse> {
-  return expectStatus(app, options.basePath ?? '/health', 200, 'healthy');
+  return expectStatus(app, probePath('all', options.basePath), 200, 'healthy');
 }
 
 /** A check whose outcome the test controls. */
