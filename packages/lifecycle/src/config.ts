@@ -2,6 +2,7 @@ import type { RequestListener, Server } from 'node:http';
 import { constants } from 'node:os';
 import type {
   HealthStateTarget,
+  LifecycleErrorCode,
   LifecycleLogger,
   LifecycleOptions,
   LifecycleWarningCode,
@@ -25,6 +26,8 @@ export interface LifecycleConfig {
   readonly signals: readonly NodeJS.Signals[];
   readonly health: HealthStateTarget | undefined;
   readonly logger: LifecycleLogger;
+  /** Whether `logger` was given: without one, coded warnings go to `process.emitWarning`. */
+  readonly loggerGiven: boolean;
   readonly timeouts:
     | { headersTimeout: number; requestTimeout: number; keepAliveTimeout: number }
     | false;
@@ -66,8 +69,22 @@ export function show(value: unknown): string {
   }
 }
 
+function coded(code: LifecycleErrorCode, message: string): TypeError {
+  return Object.assign(new TypeError(`${PKG}: ${message}`), { code });
+}
+
+/** A bad option value (factory options, or a step's `{ timeoutMs }`). */
+export function invalidOption(message: string): TypeError {
+  return coded('SHIPSHAPE_LIFECYCLE_INVALID_OPTION', message);
+}
+
+/** A bad argument of a method (a step's name or function, `listen()`'s port, `track()`'s promise). */
+export function invalidArgument(message: string): TypeError {
+  return coded('SHIPSHAPE_LIFECYCLE_INVALID_ARGUMENT', message);
+}
+
 export function fail(message: string): never {
-  throw new TypeError(`${PKG}: ${message}`);
+  throw invalidOption(message);
 }
 
 /** A non-negative integer number of milliseconds (or `undefined` → fallback). */
@@ -103,14 +120,14 @@ export function resolveConfig(
     fail(`options must be an object, got ${show(options)}`);
   }
   const warnings: Warning[] = [];
-  for (const key of Object.keys(options)) {
-    if (!(key in knownOptions)) {
-      warnings.push({
-        code: 'SHIPSHAPE_LIFECYCLE_UNKNOWN_OPTION',
-        message: `unknown option "${key}" is ignored (known: ${Object.keys(knownOptions).join(', ')})`,
-        meta: { option: key },
-      });
-    }
+  const unknown = Object.keys(options).filter((key) => !(key in knownOptions));
+  if (unknown.length > 0) {
+    // One warning for every unknown key: each code is logged once per lifecycle.
+    warnings.push({
+      code: 'SHIPSHAPE_LIFECYCLE_UNKNOWN_OPTION',
+      message: `unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} ignored (known: ${Object.keys(knownOptions).join(', ')})`,
+      meta: { options: unknown },
+    });
   }
 
   const { server, app } = options;
@@ -239,6 +256,7 @@ export function resolveConfig(
       signals,
       health: options.health,
       logger: options.logger ?? console,
+      loggerGiven: options.logger !== undefined,
       timeouts,
       exit,
       handleUncaughtException,

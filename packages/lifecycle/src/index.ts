@@ -4,6 +4,7 @@ export type {
   HealthStateTarget,
   HookResult,
   Lifecycle,
+  LifecycleErrorCode,
   LifecycleLogger,
   LifecycleOptions,
   LifecycleState,

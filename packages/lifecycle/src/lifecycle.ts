@@ -2,7 +2,7 @@ import { AsyncResource } from 'node:async_hooks';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks';
-import { PKG, resolveConfig, show } from './config.js';
+import { invalidArgument, invalidOption, PKG, resolveConfig, show } from './config.js';
 import { ConnectionTracker } from './connections.js';
 import type {
   DeadlineOverrun,
@@ -44,29 +44,27 @@ function errorMessage(error: unknown): string {
 
 function validateName(kind: string, name: unknown): string {
   if (typeof name !== 'string' || name.trim() === '') {
-    throw new TypeError(`${PKG}: ${kind} name must be a non-empty string, got ${show(name)}`);
+    throw invalidArgument(`${kind} name must be a non-empty string, got ${show(name)}`);
   }
   return name;
 }
 
 function validateFn(kind: string, name: string, fn: unknown): void {
   if (typeof fn !== 'function') {
-    throw new TypeError(`${PKG}: ${kind} "${name}" must be a function, got ${show(fn)}`);
+    throw invalidArgument(`${kind} "${name}" must be a function, got ${show(fn)}`);
   }
 }
 
 function stepTimeout(kind: string, name: string, options: unknown, fallback: number): number {
   if (options === undefined) return fallback;
   if (options === null || typeof options !== 'object') {
-    throw new TypeError(
-      `${PKG}: ${kind} "${name}" options must be an object, got ${show(options)}`,
-    );
+    throw invalidOption(`${kind} "${name}" options must be an object, got ${show(options)}`);
   }
   const value = (options as StepOptions).timeoutMs;
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < 0 || value > 2_147_483_647) {
-    throw new TypeError(
-      `${PKG}: ${kind} "${name}" timeoutMs must be a non-negative integer number of milliseconds, got ${show(value)}`,
+    throw invalidOption(
+      `${kind} "${name}" timeoutMs must be a non-negative integer number of milliseconds, got ${show(value)}`,
     );
   }
   return value;
@@ -133,7 +131,12 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
     if (setting === false || (Array.isArray(setting) && setting.includes(code))) return;
     if (warned.has(code)) return;
     warned.add(code);
-    log('warn', message, { code, ...meta });
+    if (config.loggerGiven) {
+      log('warn', message, { code, ...meta });
+      return;
+    }
+    // No logger given: the channel every shipshape package uses for its warnings without one.
+    process.emitWarning(`${PKG}: ${message}`, { code, type: 'ShipshapeLifecycleWarning' });
   };
   for (const w of warnings) warn(w.code, w.message, w.meta);
 
@@ -180,6 +183,8 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
   let shutdownPromise: Promise<ShutdownReport> | undefined;
   let startPromise: Promise<AddressInfo | undefined> | undefined;
   let disposed = false;
+  /** What dispose() must stop of a start or shutdown in progress (their keep-alive handles). */
+  const running = new Set<() => void>();
 
   /**
    * Waits until `done()` holds, the absolute time `deadline` (a `performance.now()` value) passes
@@ -212,6 +217,11 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
     // Evidence for the report when a deadline is overrun: the longest the event loop was blocked.
     const loopDelay = monitorEventLoopDelay({ resolution: 10 });
     loopDelay.enable();
+    const release = () => {
+      loopDelay.disable();
+      clearInterval(keepAlive);
+    };
+    running.add(release);
     const maxBlockedMs = () => Math.round(loopDelay.max / 1e6);
     const overruns: DeadlineOverrun[] = [];
     const checkOverrun = (
@@ -344,8 +354,8 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
       }
       return report;
     } finally {
-      loopDelay.disable();
-      clearInterval(keepAlive);
+      running.delete(release);
+      release();
     }
   }
 
@@ -366,7 +376,8 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
   }
 
   function exitWith(code: number) {
-    if (!config.exit) return;
+    // A disposed lifecycle (a test's afterEach) never ends the process.
+    if (!config.exit || disposed) return;
     process.exit(code);
   }
 
@@ -399,12 +410,16 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
   // callback or promise that failed (a socket or timer created during some request), so an
   // AsyncLocalStorage logger would stamp that request's id on the fatal log. The handlers are
   // bound to the context the lifecycle was created in instead.
+  // They are installed when the service starts (start(), listen(), markReady(), or the server
+  // emitting 'listening'), not by createLifecycle(): a process that only builds the app (a test
+  // file, a script) keeps Node's own behaviour, and many instances add no listeners.
   const installed: Array<[string, (arg: unknown) => void]> = [];
   const on = (event: string, handler: (arg: unknown) => void) => {
     const bound = asyncContext.bind(handler);
     process.on(event, bound);
     installed.push([event, bound]);
   };
+  let handlersInstalled = false;
 
   function onSignal(signal: NodeJS.Signals) {
     if (!shutdownPromise) {
@@ -433,8 +448,6 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
       { signal },
     );
   }
-  for (const signal of config.signals)
-    on(signal, (received) => onSignal(received as NodeJS.Signals));
 
   function fatal(kind: 'uncaughtException' | 'unhandledRejection', error: unknown) {
     log('error', `fatal ${kind}: ${errorMessage(error)}`, {
@@ -444,23 +457,37 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
     if (!forced.includes(kind)) forced.push(kind);
     void beginShutdown(kind).catch(() => {});
   }
-  if (config.handleUncaughtException) {
-    on('uncaughtException', (error) => fatal('uncaughtException', error));
+  function installHandlers() {
+    if (handlersInstalled || disposed) return;
+    handlersInstalled = true;
+    for (const signal of config.signals) {
+      on(signal, (received) => onSignal(received as NodeJS.Signals));
+    }
+    if (config.handleUncaughtException) {
+      on('uncaughtException', (error) => fatal('uncaughtException', error));
+    }
+    if (config.unhandledRejection === 'fatal') {
+      on('unhandledRejection', (reason) => fatal('unhandledRejection', reason));
+    } else if (config.unhandledRejection === 'log') {
+      on('unhandledRejection', (reason) =>
+        log('error', `unhandled rejection: ${errorMessage(reason)}`, {
+          stack: reason instanceof Error ? reason.stack : undefined,
+        }),
+      );
+    }
   }
-  if (config.unhandledRejection === 'fatal') {
-    on('unhandledRejection', (reason) => fatal('unhandledRejection', reason));
-  } else if (config.unhandledRejection === 'log') {
-    on('unhandledRejection', (reason) =>
-      log('error', `unhandled rejection: ${errorMessage(reason)}`, {
-        stack: reason instanceof Error ? reason.stack : undefined,
-      }),
-    );
-  }
+  // A server the app listens on itself: the handlers come with its 'listening' event (at once
+  // when it already listens).
+  const onListening = () => installHandlers();
+  if (server?.listening) installHandlers();
+  else server?.once('listening', onListening);
 
   // --- startup ----------------------------------------------------------------------------
   async function runStart(port: number | undefined, host: string | undefined) {
     // Same reasoning as in shutdown: an awaited start must not let Node exit mid-check.
     const keepAlive = setInterval(() => {}, 60_000);
+    const release = () => clearInterval(keepAlive);
+    running.add(release);
     try {
       for (const check of checks) {
         const result = await runStep(check);
@@ -504,7 +531,8 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
       }
       return address;
     } finally {
-      clearInterval(keepAlive);
+      running.delete(release);
+      release();
     }
   }
 
@@ -519,6 +547,7 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
         new Error(`${PKG}: cannot listen on port ${port}: no "server" or "app" was given`),
       );
     }
+    installHandlers();
     startPromise = runStart(port, host);
     return startPromise;
   }
@@ -557,14 +586,13 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
     listen(port, host) {
       if (!Number.isInteger(port) || port < 0 || port > 65535) {
         return Promise.reject(
-          new TypeError(
-            `${PKG}: listen() port must be an integer from 0 to 65535, got ${show(port)}`,
-          ),
+          invalidArgument(`listen() port must be an integer from 0 to 65535, got ${show(port)}`),
         );
       }
       return start(port, host ?? config.host);
     },
     markReady() {
+      installHandlers();
       if (state === 'starting') {
         setState('ready');
         log('info', 'ready');
@@ -586,7 +614,7 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
     },
     track<T>(promise: Promise<T>, name = 'tracked promise'): Promise<T> {
       if (!promise || typeof (promise as { then?: unknown }).then !== 'function') {
-        throw new TypeError(`${PKG}: track() needs a promise, got ${show(promise)}`);
+        throw invalidArgument(`track() needs a promise, got ${show(promise)}`);
       }
       if (pastDrain) {
         warn(
@@ -643,8 +671,14 @@ export function createLifecycle(options?: LifecycleOptions): Lifecycle {
       disposed = true;
       for (const [event, handler] of installed) process.removeListener(event, handler);
       installed.length = 0;
-      tracker?.detach();
-      wake = undefined;
+      server?.removeListener('listening', onListening);
+      for (const release of running) release();
+      running.clear();
+      // A shutdown in progress goes on (its timers are unref()'d and bounded) and still counts
+      // requests to the end; only its keep-alive handle and its exit are gone.
+      const detach = () => tracker?.detach();
+      if (shutdownPromise) void shutdownPromise.then(detach, detach);
+      else detach();
     },
   };
 }

@@ -32,6 +32,14 @@ export type LifecycleWarningCode =
   | 'SHIPSHAPE_LIFECYCLE_SHORT_KEEPALIVE'
   | 'SHIPSHAPE_LIFECYCLE_LATE_WORK';
 
+/**
+ * The `code` of every `TypeError` the package throws: a bad option (factory options, a step's
+ * `{ timeoutMs }`) or a bad argument (a step's name or function, `listen()`'s port, `track()`).
+ */
+export type LifecycleErrorCode =
+  | 'SHIPSHAPE_LIFECYCLE_INVALID_OPTION'
+  | 'SHIPSHAPE_LIFECYCLE_INVALID_ARGUMENT';
+
 /** Server timeouts applied to the `http.Server` (milliseconds; `0` disables one, as in Node). */
 export interface ServerTimeoutOptions {
   /**
@@ -83,11 +91,20 @@ export interface LifecycleOptions {
   readonly hookTimeoutMs?: number;
   /** Default timeout of each startup check. @default 10000 */
   readonly startupTimeoutMs?: number;
-  /** Signals that start a graceful shutdown; `[]` installs no signal handler. @default ["SIGTERM", "SIGINT"] */
+  /**
+   * Signals that start a graceful shutdown; `[]` installs no signal handler. Like the error
+   * handlers, they are installed when the service starts (`start()`, `listen()`, `markReady()`,
+   * or the server emitting `'listening'`), not by `createLifecycle()`.
+   * @default ["SIGTERM", "SIGINT"]
+   */
   readonly signals?: readonly NodeJS.Signals[];
   /** Receives every state change (`starting`, `ready`, `draining`, `stopped`). */
   readonly health?: HealthStateTarget;
-  /** Where state changes, warnings, fatal errors and the shutdown report go. @default console */
+  /**
+   * Where state changes, fatal errors and the shutdown report go, and the coded warnings. Without
+   * one, log lines go to `console` and coded warnings to `process.emitWarning`.
+   * @default console
+   */
   readonly logger?: LifecycleLogger;
   /** Server timeouts; `false` leaves the server's own values untouched. @default see ServerTimeoutOptions */
   readonly timeouts?: ServerTimeoutOptions | false;
@@ -199,13 +216,17 @@ export interface Lifecycle {
   /** Registers a startup check run by `start()`, in registration order. Returns an unregister function. */
   addStartupCheck(name: string, fn: StepFunction, options?: StepOptions): () => void;
   /**
-   * Runs the startup checks, listens (when the server is not listening and a port is known)
-   * and marks the process ready. Rejects with a message naming the failed check.
+   * Installs the signal and error handlers, runs the startup checks, listens (when the server is
+   * not listening and a port is known) and marks the process ready. Rejects with a message naming
+   * the failed check.
    */
   start(): Promise<AddressInfo | undefined>;
   /** `start()` listening on `port` (and `host`). */
   listen(port: number, host?: string): Promise<AddressInfo | undefined>;
-  /** `starting` → `ready` (no effect in any other state). */
+  /**
+   * `starting` → `ready` (no effect in any other state), for apps that listen themselves. Installs
+   * the process handlers when they are not installed yet.
+   */
   markReady(): void;
   /** Registers a shutdown hook; hooks run last-registered-first. Returns an unregister function. */
   onShutdown(name: string, fn: StepFunction, options?: StepOptions): () => void;
@@ -220,6 +241,11 @@ export interface Lifecycle {
    * state. For apps that do not use `@shipshape/health`.
    */
   readiness(): RequestListener;
-  /** Removes every process and server listener this lifecycle installed and clears its timers. */
+  /**
+   * Removes every process and server listener this lifecycle installed and clears its timers,
+   * without draining, closing the server or exiting: a shutdown in progress goes on without its
+   * keep-alive handle and never calls `process.exit`. Idempotent; `start()` rejects afterwards.
+   * For tests (`afterEach`) and for embedding.
+   */
   dispose(): void;
 }

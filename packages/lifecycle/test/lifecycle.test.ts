@@ -1,5 +1,5 @@
 // In-process behaviour with `exit: false`: options, startup, states, hooks, work, dispose.
-import { Agent, createServer, request } from 'node:http';
+import { Agent, createServer, request, type Server } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { describeEachExpress, freePort } from '../../../test/helpers/index.js';
 import { resolveConfig } from '../src/config.js';
@@ -73,8 +73,59 @@ describe('options', () => {
     it(`throws at factory time for ${JSON.stringify(options)}`, () => {
       expect(() => createLifecycle(options as never)).toThrow(message);
       expect(() => createLifecycle(options as never)).toThrow(/^@shipshape\/lifecycle: /);
+      expect(() => createLifecycle(options as never)).toThrow(
+        expect.objectContaining({ name: 'TypeError', code: 'SHIPSHAPE_LIFECYCLE_INVALID_OPTION' }),
+      );
     });
   }
+
+  it('gives bad arguments a code too', async () => {
+    const { lifecycle } = make();
+    expect(() => lifecycle.onShutdown('', () => {})).toThrow(
+      expect.objectContaining({ code: 'SHIPSHAPE_LIFECYCLE_INVALID_ARGUMENT' }),
+    );
+    expect(() => lifecycle.onShutdown('db', () => {}, { timeoutMs: -1 })).toThrow(
+      expect.objectContaining({ code: 'SHIPSHAPE_LIFECYCLE_INVALID_OPTION' }),
+    );
+    await expect(lifecycle.listen(-1)).rejects.toMatchObject({
+      code: 'SHIPSHAPE_LIFECYCLE_INVALID_ARGUMENT',
+    });
+  });
+
+  it('warns once about unknown options, naming them all, through the logger', () => {
+    const { lines } = make({ readinesDelayMs: 10, drainTimeout: 5 } as never);
+    expect(lines.filter((l) => l.level === 'warn')).toHaveLength(1);
+    expect(lines[0]?.meta).toMatchObject({
+      code: 'SHIPSHAPE_LIFECYCLE_UNKNOWN_OPTION',
+      options: ['readinesDelayMs', 'drainTimeout'],
+    });
+    expect(lines[0]?.message).toMatch(/unknown options "readinesDelayMs", "drainTimeout" ignored/);
+  });
+
+  it('without a logger, warns through process.emitWarning (once)', async () => {
+    const seen: Error[] = [];
+    const listener = (warning: Error) => seen.push(warning);
+    process.on('warning', listener);
+    try {
+      const lifecycle = createLifecycle({
+        exit: false,
+        signals: [],
+        readinesDelayMs: 10,
+        drainTimeout: 5,
+      } as never);
+      created.push(lifecycle);
+      // 'warning' is emitted on the next tick.
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.removeListener('warning', listener);
+    }
+    const ours = seen.filter(
+      (w) => (w as Error & { code?: string }).code === 'SHIPSHAPE_LIFECYCLE_UNKNOWN_OPTION',
+    );
+    expect(ours).toHaveLength(1);
+    expect(ours[0]?.name).toBe('ShipshapeLifecycleWarning');
+    expect(ours[0]?.message).toMatch(/^@shipshape\/lifecycle: unknown options "readinesDelayMs"/);
+  });
 
   it('reads NODE_ENV at factory time for the readiness delay', () => {
     const delay = (env: NodeJS.ProcessEnv, options = {}) =>
@@ -111,7 +162,7 @@ describe('options', () => {
     const { lines } = make({ readinesDelayMs: 10 } as never);
     const unknown = lines.filter((l) => l.meta?.code === 'SHIPSHAPE_LIFECYCLE_UNKNOWN_OPTION');
     expect(unknown).toHaveLength(1);
-    expect(unknown[0]?.message).toMatch(/unknown option "readinesDelayMs"/);
+    expect(unknown[0]?.message).toMatch(/unknown option "readinesDelayMs" ignored/);
 
     const short = make({ timeouts: { keepAliveTimeout: 5000 } });
     expect(short.lines.map((l) => l.meta?.code)).toContain('SHIPSHAPE_LIFECYCLE_SHORT_KEEPALIVE');
@@ -346,24 +397,91 @@ describe('shutdown with exit: false', () => {
     expect(report.requests).toMatchObject({ inFlightAtStop: 1, drained: 1, destroyed: 0 });
   });
 
-  it('dispose() removes every process listener it installed', () => {
-    const events = ['SIGTERM', 'SIGINT', 'SIGHUP', 'uncaughtException', 'unhandledRejection'];
-    const before = events.map((e) => process.listenerCount(e));
-    const server = createServer();
-    const serverBefore = [server.listenerCount('request'), server.listenerCount('connection')];
-    const lifecycle = createLifecycle({
-      server,
+  const handled = ['SIGTERM', 'SIGINT', 'SIGHUP', 'uncaughtException', 'unhandledRejection'];
+  const counts = () => handled.map((e) => process.listenerCount(e));
+  const withHandlers = (server?: Server) =>
+    createLifecycle({
+      ...(server ? { server } : {}),
       exit: false,
       signals: ['SIGTERM', 'SIGINT', 'SIGHUP'],
       unhandledRejection: 'log',
       logger: memoryLogger().logger,
     });
-    expect(events.map((e) => process.listenerCount(e))).toEqual(before.map((n) => n + 1));
+
+  it('installs its process handlers at listen(), not at createLifecycle(); dispose() removes them', async () => {
+    const before = counts();
+    const server = createServer();
+    const serverBefore = [
+      server.listenerCount('request'),
+      server.listenerCount('connection'),
+      server.listenerCount('listening'),
+    ];
+    const lifecycle = withHandlers(server);
+    expect(counts()).toEqual(before);
+    await lifecycle.listen(0, '127.0.0.1');
+    expect(counts()).toEqual(before.map((n) => n + 1));
     lifecycle.dispose();
-    expect(events.map((e) => process.listenerCount(e))).toEqual(before);
-    expect([server.listenerCount('request'), server.listenerCount('connection')]).toEqual(
-      serverBefore,
-    );
+    expect(counts()).toEqual(before);
+    lifecycle.dispose(); // idempotent
+    expect(counts()).toEqual(before);
+    expect([
+      server.listenerCount('request'),
+      server.listenerCount('connection'),
+      server.listenerCount('listening'),
+    ]).toEqual(serverBefore);
+    await expect(lifecycle.start()).rejects.toThrow(/start\(\) after dispose\(\)/);
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('installs them when a server the app listens on itself starts listening', async () => {
+    const before = counts();
+    const server = createServer();
+    const lifecycle = withHandlers(server);
+    expect(counts()).toEqual(before);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    expect(counts()).toEqual(before.map((n) => n + 1));
+    // Already listening when the lifecycle is made: at once.
+    const second = withHandlers(server);
+    expect(counts()).toEqual(before.map((n) => n + 2));
+    lifecycle.dispose();
+    second.dispose();
+    expect(counts()).toEqual(before);
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('installs them at start() or markReady() without a server, once', async () => {
+    const before = counts();
+    const started = withHandlers();
+    const marked = withHandlers();
+    expect(counts()).toEqual(before);
+    await started.start();
+    marked.markReady();
+    marked.markReady();
+    expect(counts()).toEqual(before.map((n) => n + 2));
+    started.dispose();
+    marked.dispose();
+    expect(counts()).toEqual(before);
+  });
+
+  it('dispose() during a shutdown stops its timers and never exits', async () => {
+    const server = createServer((_req, res) => {
+      setTimeout(() => res.end('late'), 200);
+    });
+    const lifecycle = createLifecycle({
+      server,
+      signals: [],
+      readinessDelayMs: 0,
+      logger: memoryLogger().logger,
+      // exit: true — a process.exit here would end the test run.
+    });
+    const { port } = (await lifecycle.listen(0, '127.0.0.1')) as { port: number };
+    const pending = get(`http://127.0.0.1:${port}/`, undefined);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    void lifecycle.shutdown();
+    lifecycle.dispose();
+    const report = await lifecycle.stopped;
+    expect(report.exitCode).toBe(0);
+    expect((await pending).body).toBe('late');
   });
 
   it('two instances do not interfere', async () => {

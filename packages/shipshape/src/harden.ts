@@ -23,7 +23,14 @@ import {
   urlencodedBody,
 } from '@shipshape/security';
 import type { Application, Request, RequestHandler, Response } from 'express';
-import type { HardenedService, HardenOptions, NodeEnv, StartupReport } from './types.js';
+import { appVersion } from './app-version.js';
+import type {
+  HardenedService,
+  HardenOptions,
+  NodeEnv,
+  StartupReport,
+  UmbrellaErrorCode,
+} from './types.js';
 
 const PKG = 'shipshape';
 const NODE_ENVS: readonly NodeEnv[] = ['development', 'test', 'staging', 'production'];
@@ -209,13 +216,28 @@ function isHealth(value: unknown): value is Health {
   );
 }
 
+function coded(code: UmbrellaErrorCode, message: string): TypeError {
+  return Object.assign(new TypeError(`${PKG}: ${message}`), { code });
+}
+
+const invalidOption = (message: string) => coded('SHIPSHAPE_UMBRELLA_INVALID_OPTION', message);
+
 function resolveEnv(env: unknown): NodeEnv {
   const value = env ?? process.env.NODE_ENV ?? 'development';
   if (!NODE_ENVS.includes(value as NodeEnv))
-    throw new Error(
-      `${PKG}: harden() "env" must be one of ${NODE_ENVS.join(', ')}, got ${JSON.stringify(value)}`,
+    throw invalidOption(
+      `harden() "env" must be one of ${NODE_ENVS.join(', ')}, got ${JSON.stringify(value)}`,
     );
   return value as NodeEnv;
+}
+
+function optionalString(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '')
+    throw invalidOption(
+      `harden() "${name}" must be a non-empty string, got ${JSON.stringify(value)}`,
+    );
+  return value;
 }
 
 /**
@@ -305,19 +327,18 @@ function runInOrder(parts: readonly Part[]): RequestHandler {
  */
 export function harden(app: Application, options: HardenOptions = {}): HardenedService {
   if (typeof app?.use !== 'function' || typeof app?.set !== 'function')
-    throw new Error(`${PKG}: harden() needs an Express app as its first argument`);
-  if (typeof options !== 'object' || options === null)
-    throw new Error(`${PKG}: harden() options must be an object, got ${String(options)}`);
-  const unknown = Object.keys(options).filter((key) => !(key in knownOptions));
-  if (unknown.length > 0)
-    throw new Error(
-      `${PKG}: harden() does not know option(s) ${unknown.map((k) => JSON.stringify(k)).join(', ')}; known options: ${Object.keys(knownOptions).join(', ')}`,
+    throw coded(
+      'SHIPSHAPE_UMBRELLA_INVALID_ARGUMENT',
+      'harden() needs an Express app as its first argument',
     );
+  if (typeof options !== 'object' || options === null || Array.isArray(options))
+    throw invalidOption(`harden() options must be an object, got ${String(options)}`);
+  const unknown = Object.keys(options).filter((key) => !(key in knownOptions));
 
   const env = resolveEnv(options.env);
   const production = env === 'production';
-  const service = options.service ?? 'app';
-  const version = options.version ?? process.env.npm_package_version ?? '0.0.0';
+  const service = optionalString('service', options.service) ?? 'app';
+  const version = optionalString('version', options.version) ?? appVersion();
   const warnings: Warning[] = [];
   const redisPrefix = options.redisPrefix ?? 'shipshape:';
 
@@ -344,6 +365,22 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
   const ignored = (code: string) =>
     options.warnings === false ||
     (Array.isArray(options.warnings) && options.warnings.includes(code));
+
+  // Codes logged as harden() runs: the startup report lists them without logging them again.
+  const loggedEarly = new Set<string>();
+  if (unknown.length > 0) {
+    const code = 'SHIPSHAPE_UMBRELLA_UNKNOWN_OPTION';
+    const message = `${PKG}: harden() ignores unknown option${unknown.length > 1 ? 's' : ''} ${unknown.map((k) => JSON.stringify(k)).join(', ')} (known: ${Object.keys(knownOptions).join(', ')})`;
+    warnings.push({ code, message });
+    loggedEarly.add(code);
+    if (!ignored(code)) {
+      try {
+        baseLogger.warn(message, { code, options: unknown });
+      } catch {
+        // A broken logger must not break harden().
+      }
+    }
+  }
 
   // Redis: a node-redis client emits 'error' on every failed (re)connect, and one without a
   // listener crashes the process. The outage is a state: logged once when it starts (after the
@@ -559,7 +596,9 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
         ...(report.config ? { config: report.config } : {}),
         warnings: shown.map((w) => w.code),
       });
-    for (const w of shown.filter((w) => w.code.startsWith('SHIPSHAPE_UMBRELLA_')))
+    for (const w of shown.filter(
+      (w) => w.code.startsWith('SHIPSHAPE_UMBRELLA_') && !loggedEarly.has(w.code),
+    ))
       baseLogger.warn(w.message, { code: w.code });
   };
 
@@ -585,6 +624,26 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
     return address;
   };
 
+  // Undoes harden() without draining or exiting: for tests (afterEach) and embedding.
+  let disposing: Promise<void> | undefined;
+  const dispose = (): Promise<void> => {
+    disposing ??= (async () => {
+      lifecycle?.dispose();
+      release();
+      const server = lifecycle?.server;
+      if (server?.listening) {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve());
+          server.closeAllConnections();
+        });
+      }
+      // Only what harden() made itself; a health registry or logger passed in stays the caller's.
+      if (health && !isHealth(options.health)) await health.close();
+      if (!isLogger(options.logger)) await baseLogger.close();
+    })();
+    return disposing;
+  };
+
   return {
     app,
     logger: baseLogger,
@@ -593,6 +652,7 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
     report,
     finish,
     listen,
+    dispose,
     shutdown: async () => {
       if (lifecycle) return lifecycle.shutdown();
       release();

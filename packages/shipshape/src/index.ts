@@ -5,4 +5,5 @@ export type {
   NodeEnv,
   Part,
   StartupReport,
+  UmbrellaErrorCode,
 } from './types.js';

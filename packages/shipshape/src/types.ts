@@ -31,6 +31,11 @@ import type { Application } from 'express';
 
 export type NodeEnv = 'development' | 'test' | 'staging' | 'production';
 
+/** The `code` of the `TypeError`s `harden()` throws itself (each part's own errors keep theirs). */
+export type UmbrellaErrorCode =
+  | 'SHIPSHAPE_UMBRELLA_INVALID_OPTION'
+  | 'SHIPSHAPE_UMBRELLA_INVALID_ARGUMENT';
+
 /** What `harden()` does with one part: `false` turns it off, an object configures it. */
 export type Part<T> = T | false;
 
@@ -44,7 +49,12 @@ export interface HardenOptions {
   readonly env?: NodeEnv;
   /** Service name in logs, `/health/version` and metrics. @default 'app' */
   readonly service?: string;
-  /** Service version in logs and `/health/version`. @default process.env.npm_package_version */
+  /**
+   * Service version in logs and `/health/version`.
+   * @default the `version` of the app's package.json: the nearest one above the main module
+   * (`process.argv[1]`), else above `process.cwd()`; `'0.0.0'` when none can be read. Read once,
+   * when `harden()` runs. (Not `npm_package_version`: npm sets it only under `npm run`.)
+   */
   readonly version?: string;
   /**
    * A loaded `@shipshape/config` object (or any plain object). It is listed, secrets masked, in
@@ -122,8 +132,20 @@ export interface HardenedService {
    * call it yourself when you hand the app to a test client instead of listening.
    */
   finish(): void;
-  /** Finishes the app, starts the lifecycle and resolves once the service is ready. */
+  /**
+   * Finishes the app, starts the lifecycle and resolves once the service is ready. The lifecycle's
+   * SIGTERM/SIGINT, `uncaughtException` and `unhandledRejection` handlers are installed here, not
+   * by `harden()`.
+   */
   listen(port?: number, host?: string): Promise<AddressInfo>;
+  /**
+   * Undoes `harden()` without draining or exiting: removes the lifecycle's process handlers and
+   * timers (`lifecycle.dispose()`) and the listeners on the Redis client, closes the stores it
+   * created, the server `listen()` opened (open sockets included), and the health registry and
+   * logger when `harden()` created them. Idempotent (every call returns the same promise). For
+   * tests: `afterEach(() => service.dispose())`.
+   */
+  dispose(): Promise<void>;
   /**
    * Drains and stops, as SIGTERM would (exits the process unless `lifecycle.exit` is false); then
    * removes the listeners `harden()` added to the Redis client (the client stays yours to close).

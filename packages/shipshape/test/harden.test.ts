@@ -19,8 +19,7 @@ describeEachExpress('harden()', (express) => {
 
   afterEach(async () => {
     await server?.close();
-    await service?.health?.close();
-    service?.lifecycle?.dispose();
+    await service?.dispose();
     server = undefined;
     service = undefined;
   });
@@ -177,14 +176,80 @@ describeEachExpress('harden()', (express) => {
     expect(post.status).toBe(201);
   });
 
-  it('refuses unknown options and trust proxy true with clear messages', () => {
-    const app = express();
-    expect(() => harden(app, { ratelimit: {} } as unknown as HardenOptions)).toThrow(
-      /shipshape: harden\(\) does not know option\(s\) "ratelimit"/,
+  it('warns once about unknown options, through its logger and in the startup report', async () => {
+    const test = createTestLogger();
+    service = harden(express(), {
+      env: 'test',
+      logger: test.logger,
+      lifecycle: false,
+      ratelimit: {},
+      helmet: {},
+    } as unknown as HardenOptions);
+    const warned = test.find({ code: 'SHIPSHAPE_UMBRELLA_UNKNOWN_OPTION' });
+    expect(warned).toHaveLength(1);
+    expect(warned[0]?.level).toBe('warn');
+    expect(String(warned[0]?.message)).toMatch(
+      /^shipshape: harden\(\) ignores unknown options "ratelimit", "helmet" \(known: env, /,
     );
+    expect(service.report.warnings.map((w) => w.code)).toEqual([
+      'SHIPSHAPE_UMBRELLA_UNKNOWN_OPTION',
+    ]);
+    // warnings: [code] silences it.
+    const quiet = createTestLogger();
+    const other = harden(express(), {
+      env: 'test',
+      logger: quiet.logger,
+      lifecycle: false,
+      warnings: ['SHIPSHAPE_UMBRELLA_UNKNOWN_OPTION'],
+      ratelimit: {},
+    } as unknown as HardenOptions);
+    await other.dispose();
+    expect(quiet.find({ code: 'SHIPSHAPE_UMBRELLA_UNKNOWN_OPTION' })).toEqual([]);
+  });
+
+  it('throws a coded TypeError for an invalid option', () => {
+    const invalid = expect.objectContaining({
+      name: 'TypeError',
+      code: 'SHIPSHAPE_UMBRELLA_INVALID_OPTION',
+    });
+    expect(() => harden(express(), { env: 'prod' as never })).toThrow(invalid);
+    expect(() => harden(express(), { env: 'prod' as never })).toThrow(
+      /^shipshape: harden\(\) "env" must be one of development, test, staging, production, got "prod"/,
+    );
+    expect(() => harden(express(), { version: 2 as never })).toThrow(invalid);
+    expect(() => harden(express(), null as never)).toThrow(invalid);
+    expect(() => harden({} as never)).toThrow(
+      expect.objectContaining({ code: 'SHIPSHAPE_UMBRELLA_INVALID_ARGUMENT' }),
+    );
+    // A part's own option errors keep its package's code.
+    expect(() =>
+      harden(express(), { env: 'test', lifecycle: { drainTimeoutMs: -1 }, health: false }),
+    ).toThrow(expect.objectContaining({ code: 'SHIPSHAPE_LIFECYCLE_INVALID_OPTION' }));
     expect(() =>
       harden(express(), { trustProxy: true as unknown as number, lifecycle: false }),
     ).toThrow(/trust proxy/);
+  });
+
+  it('dispose() closes what listen() opened and removes its process handlers, once', async () => {
+    const handled = ['SIGTERM', 'SIGINT', 'uncaughtException', 'unhandledRejection'];
+    const counts = () => handled.map((e) => process.listenerCount(e));
+    const before = counts();
+    const test = createTestLogger();
+    service = harden(express(), {
+      env: 'test',
+      logger: test.logger,
+      lifecycle: { exit: false },
+    });
+    expect(counts()).toEqual(before);
+    const { port } = await service.listen(0, '127.0.0.1');
+    expect(counts()).toEqual(before.map((n) => n + 1));
+    expect((await fetch(`http://127.0.0.1:${port}/health/live`)).status).toBe(200);
+    const first = service.dispose();
+    expect(service.dispose()).toBe(first);
+    await first;
+    expect(counts()).toEqual(before);
+    expect(service.lifecycle?.server?.listening).toBe(false);
+    await expect(fetch(`http://127.0.0.1:${port}/health/live`)).rejects.toThrow();
   });
 });
 
