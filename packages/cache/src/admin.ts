@@ -1,5 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
-import { invalidOption, rejectUnknownKeys } from './errors.js';
+import { invalidOption, warnUnknownOptions } from './errors.js';
 import type { Cache } from './types.js';
 
 export interface CacheAdminRouterOptions {
@@ -57,7 +57,7 @@ export function cacheAdminRouter(options: CacheAdminRouterOptions): RequestHandl
   const where = 'cacheAdminRouter';
   if (typeof options !== 'object' || options === null)
     throw invalidOption(where, 'options', options, 'an object with "caches" and "authorize"');
-  rejectUnknownKeys(where, options, KNOWN);
+  warnUnknownOptions(where, options, KNOWN, undefined);
   if (typeof options.authorize !== 'function')
     throw invalidOption(
       where,

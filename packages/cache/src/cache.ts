@@ -5,8 +5,8 @@ import {
   checkPositiveInteger,
   checkPositiveNumber,
   invalidOption,
-  rejectUnknownKeys,
   show,
+  warnUnknownOptions,
 } from './errors.js';
 import { storageKey } from './keys.js';
 import { memoryStore } from './memory-store.js';
@@ -72,7 +72,6 @@ export function createCache(options: CacheOptions = {}): Cache {
   const where = 'createCache';
   if (typeof options !== 'object' || options === null)
     throw invalidOption(where, 'options', options, 'an object');
-  rejectUnknownKeys(where, options, KNOWN);
   const name = options.name ?? 'default';
   if (typeof name !== 'string' || !NAME.test(name))
     throw invalidOption(
@@ -111,6 +110,7 @@ export function createCache(options: CacheOptions = {}): Cache {
   const logger: CacheLogger | undefined = options.logger;
   if (logger !== undefined && (typeof logger !== 'object' || typeof logger.warn !== 'function'))
     throw invalidOption(where, 'logger', logger, 'an object with info, warn and error methods');
+  warnUnknownOptions(where, options, KNOWN, logger);
   const errorLogIntervalMs = checkPositiveNumber(
     where,
     'errorLogIntervalMs',
@@ -195,11 +195,22 @@ export function createCache(options: CacheOptions = {}): Cache {
   // A failed subscription only means no L1; ready() still reports it to whoever waits.
   ready.catch((error: unknown) => logFailure('subscribe', error));
 
+  // Per-call options (set, getOrSet, wrap, healthCheck): each distinct warning once per cache.
+  const warnedOptions = new Set<string>();
+  const warnUnknownOnce = (op: string, opts: object, known: Readonly<Record<string, true>>) => {
+    const unknown = Object.keys(opts).filter((key) => !Object.hasOwn(known, key));
+    if (unknown.length === 0) return;
+    const seen = `${op}\0${unknown.join('\0')}`;
+    if (warnedOptions.has(seen)) return;
+    warnedOptions.add(seen);
+    warnUnknownOptions(`cache "${name}" ${op}`, opts, known, logger);
+  };
+
   const resolveWrite = (opts: CacheSetOptions | undefined, op: string): ResolvedWrite => {
     if (opts === undefined) return { ttl: defaultTtl, swr: defaultSwr, tags: [] };
     if (typeof opts !== 'object' || opts === null)
       throw invalidOption(op, 'options', opts, 'an object');
-    rejectUnknownKeys(op, opts, SET_KNOWN);
+    warnUnknownOnce(op, opts, SET_KNOWN);
     let ttl = defaultTtl;
     if (opts.ttl !== undefined) {
       if (typeof opts.ttl !== 'number' || !Number.isFinite(opts.ttl) || opts.ttl <= 0) {
@@ -491,7 +502,7 @@ export function createCache(options: CacheOptions = {}): Cache {
     healthCheck(checkOptions = {}): CacheCheckFunction {
       if (typeof checkOptions !== 'object' || checkOptions === null)
         throw invalidOption('healthCheck', 'options', checkOptions, 'an object');
-      rejectUnknownKeys('healthCheck', checkOptions, HEALTH_KNOWN);
+      warnUnknownOnce('healthCheck', checkOptions, HEALTH_KNOWN);
       const timeoutMs = checkPositiveNumber(
         'healthCheck',
         'timeoutMs',

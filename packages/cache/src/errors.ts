@@ -1,6 +1,7 @@
 const PREFIX = '@shipshape/cache';
 
 export type CacheErrorCode =
+  /** Only `cache.metrics(registry)` still throws this; factories throw a `TypeError` with `code: 'SHIPSHAPE_CACHE_INVALID_OPTION'`. */
   | 'INVALID_OPTION'
   | 'INVALID_KEY'
   | 'INVALID_TTL'
@@ -33,15 +34,23 @@ export function show(value: unknown): string {
   }
 }
 
+/** Code of the `TypeError` every factory throws for an invalid option value. */
+export const INVALID_OPTION = 'SHIPSHAPE_CACHE_INVALID_OPTION';
+/** Code of the warning for an option key a factory does not know. */
+export const UNKNOWN_OPTION = 'SHIPSHAPE_CACHE_UNKNOWN_OPTION';
+
+/** A `TypeError` (like Node's own argument errors) with the stable `code` of this package. */
+export type CacheOptionError = TypeError & { readonly code: typeof INVALID_OPTION };
+
 export function invalidOption(
   where: string,
   option: string,
   value: unknown,
   expected: string,
-): CacheError {
-  return new CacheError(
-    'INVALID_OPTION',
-    `${where} "${option}" must be ${expected}, got ${show(value)}`,
+): CacheOptionError {
+  return Object.assign(
+    new TypeError(`${PREFIX}: ${where} "${option}" must be ${expected}, got ${show(value)}`),
+    { code: INVALID_OPTION } as const,
   );
 }
 
@@ -66,16 +75,31 @@ export function checkPositiveInteger(where: string, option: string, value: unkno
   return value;
 }
 
-/** Rejects option keys a JavaScript caller may have mistyped. */
-export function rejectUnknownKeys(
+/** Where a factory's warnings go: its logger when it has one, else `process.emitWarning`. */
+export type WarnChannel =
+  | { warn(message: string, meta?: Record<string, unknown>): unknown }
+  | undefined;
+
+/**
+ * One coded warning for option keys a JavaScript caller may have mistyped; the options are used
+ * without them. Returns the message (undefined when every key is known).
+ */
+export function warnUnknownOptions(
   where: string,
   options: object,
-  known: Record<string, true>,
-): void {
-  const unknown = Object.keys(options).find((key) => !(key in known));
-  if (unknown === undefined) return;
-  throw new CacheError(
-    'INVALID_OPTION',
-    `${where} has no option "${unknown}"; known options: ${Object.keys(known).join(', ')}`,
-  );
+  known: Readonly<Record<string, true>>,
+  logger: WarnChannel,
+): string | undefined {
+  const unknown = Object.keys(options).filter((key) => !Object.hasOwn(known, key));
+  if (unknown.length === 0) return undefined;
+  const message = `${PREFIX}: ${where} ignores unknown option${unknown.length === 1 ? '' : 's'} ${unknown
+    .map((key) => JSON.stringify(key))
+    .join(', ')}; known options: ${Object.keys(known).join(', ')}`;
+  try {
+    if (logger) logger.warn(message, { code: UNKNOWN_OPTION, options: unknown });
+    else process.emitWarning(message, { code: UNKNOWN_OPTION });
+  } catch {
+    // A broken logger must not break the factory.
+  }
+  return message;
 }

@@ -1,5 +1,5 @@
 import { LRUCache } from 'lru-cache';
-import { checkPositiveInteger, invalidOption, rejectUnknownKeys } from './errors.js';
+import { checkPositiveInteger, invalidOption, warnUnknownOptions } from './errors.js';
 import type { CacheStore, StoredEntry, TierStats } from './types.js';
 
 export interface MemoryStoreOptions {
@@ -69,7 +69,7 @@ export function memoryStore(options: MemoryStoreOptions = {}): MemoryStore {
   const where = 'memoryStore';
   if (typeof options !== 'object' || options === null)
     throw invalidOption(where, 'options', options, 'an object');
-  rejectUnknownKeys(where, options, KNOWN);
+  warnUnknownOptions(where, options, KNOWN, undefined);
   const maxEntries = checkPositiveInteger(where, 'maxEntries', options.maxEntries ?? 10_000);
   const maxBytes = checkPositiveInteger(where, 'maxBytes', options.maxBytes ?? 64 * 1024 * 1024);
   const clone = options.clone ?? false;

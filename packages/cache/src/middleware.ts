@@ -4,7 +4,7 @@ import {
   checkPositiveInteger,
   checkPositiveNumber,
   invalidOption,
-  rejectUnknownKeys,
+  warnUnknownOptions,
 } from './errors.js';
 import type { Cache } from './types.js';
 
@@ -93,7 +93,7 @@ export function cacheResponse(options: CacheResponseOptions): RequestHandler {
   const where = 'cacheResponse';
   if (typeof options !== 'object' || options === null)
     throw invalidOption(where, 'options', options, 'an object with a "cache"');
-  rejectUnknownKeys(where, options, KNOWN);
+  warnUnknownOptions(where, options, KNOWN, undefined);
   const { cache } = options;
   if (typeof cache !== 'object' || cache === null || typeof cache.getOrSet !== 'function')
     throw invalidOption(where, 'cache', cache, 'a cache from createCache()');

@@ -5,7 +5,7 @@ import {
   checkPositiveInteger,
   checkPositiveNumber,
   invalidOption,
-  rejectUnknownKeys,
+  warnUnknownOptions,
 } from './errors.js';
 import { TierCounters } from './memory-store.js';
 import type {
@@ -122,7 +122,7 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
   const where = 'redisStore';
   if (typeof options !== 'object' || options === null)
     throw invalidOption(where, 'options', options, 'an object with a "client"');
-  rejectUnknownKeys(where, options, KNOWN);
+  warnUnknownOptions(where, options, KNOWN, undefined);
   const { client } = options;
   if (typeof client !== 'object' || client === null || typeof client.sendCommand !== 'function') {
     throw invalidOption(

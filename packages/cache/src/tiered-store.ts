@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { isEventSource, listen } from './connection.js';
-import { CacheError, checkPositiveNumber, invalidOption, rejectUnknownKeys } from './errors.js';
+import { CacheError, checkPositiveNumber, invalidOption, warnUnknownOptions } from './errors.js';
 import type { MemoryStore } from './memory-store.js';
 import type { RedisStore } from './redis-store.js';
 import type { CacheStore, RedisSubscriber, StoredEntry, StoreHooks } from './types.js';
@@ -64,7 +64,7 @@ export function tieredStore(
   if (l2?.kind !== 'redis') throw invalidOption(where, 'l2', l2, 'a redisStore()');
   if (typeof options !== 'object' || options === null)
     throw invalidOption(where, 'options', options, 'an object with a "subscriber"');
-  rejectUnknownKeys(where, options, KNOWN);
+  warnUnknownOptions(where, options, KNOWN, undefined);
   const subscriberOption = options.subscriber;
   if (
     typeof subscriberOption !== 'function' &&

@@ -194,9 +194,6 @@ describe('createCache over memoryStore', () => {
     expect(() => createCache({ name: 'has space' })).toThrow(
       /createCache "name" must be letters, digits/,
     );
-    expect(() => createCache({ tll: 5 } as never)).toThrow(
-      /createCache has no option "tll"; known options: name, store, ttl/,
-    );
     expect(() => memoryStore({ maxEntries: 0 })).toThrow(
       /memoryStore "maxEntries" must be a positive integer, got 0/,
     );
