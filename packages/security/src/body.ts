@@ -1,4 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { optionError } from './options.js';
 import { SecurityError } from './problem.js';
 import { emitSecurityEvent, type SecurityLogger } from './types.js';
 import { createWarner, type WarningsOption, warnUnknownOptions } from './warnings.js';
@@ -116,7 +117,7 @@ export function parseBytes(value: number | string, what: string): number {
       if (bytes > 0) return bytes;
     }
   }
-  throw new TypeError(
+  throw optionError(
     `@shipshape/security: ${what} must be a positive number of bytes or a size like '100kb', got ${JSON.stringify(value)}`,
   );
 }
@@ -124,7 +125,7 @@ export function parseBytes(value: number | string, what: string): number {
 export function positiveInt(value: unknown, fallback: number, what: string): number {
   if (value === undefined) return fallback;
   if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
-  throw new TypeError(
+  throw optionError(
     `@shipshape/security: ${what} must be a positive integer, got ${JSON.stringify(value)}`,
   );
 }
@@ -137,7 +138,7 @@ function oneOf<T extends string>(
 ): T {
   if (value === undefined) return fallback;
   if (allowed.includes(value as T)) return value as T;
-  throw new TypeError(
+  throw optionError(
     `@shipshape/security: ${what} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(value)}`,
   );
 }
@@ -153,7 +154,7 @@ function typeList(
     value.length === 0 ||
     !value.every((t) => typeof t === 'string' && /^[a-z0-9.+*-]+\/[a-z0-9.+*-]+$/i.test(t))
   )
-    throw new TypeError(
+    throw optionError(
       `@shipshape/security: ${what} must be a non-empty array of media types like 'application/json', got ${JSON.stringify(value)}`,
     );
   return value.map((t) => t.toLowerCase());

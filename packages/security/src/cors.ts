@@ -1,18 +1,41 @@
 import corsPackage from 'cors';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { describeValue, requestPath } from './edge.js';
+import { optionError } from './options.js';
 import { SecurityError, sendProblem } from './problem.js';
 import { emitSecurityEvent, type SecurityLogger } from './types.js';
 import { createWarner, type WarningsOption, warnUnknownOptions } from './warnings.js';
 
+/** One allowed origin: exact or wildcard string (see `origins`), or a RegExp tested against it. */
+export type CorsOriginEntry = string | RegExp;
+
+/** What a `cors`-package origin function passes to its callback. */
+export type CorsOriginDecision = boolean | CorsOriginEntry | readonly CorsOriginEntry[] | undefined;
+
+/**
+ * The `cors` package's origin function: decides per request, e.g. from a database. `origin` is
+ * `undefined` for requests without an Origin header.
+ */
+export type CorsOriginFunction = (
+  origin: string | undefined,
+  callback: (err: Error | null, allow?: CorsOriginDecision) => void,
+) => void;
+
 export interface CorsOptions {
   /**
    * Allowed origins: exact (`https://app.example.com`, `http://localhost:5173`), wildcard
-   * subdomains (`https://*.example.com`, or `*.example.com` for https only), or `'*'` (any
-   * origin, never with credentials).
+   * subdomains (`https://*.example.com`, or `*.example.com` for https only), RegExps tested against
+   * the Origin header, or `'*'` (any origin, never with credentials).
    * @default [] (no cross-origin access)
    */
-  readonly origins?: readonly string[] | '*';
+  readonly origins?: readonly CorsOriginEntry[] | '*';
+  /**
+   * The `cors` package's option, accepted as it is (instead of `origins`): an origin string or
+   * `'*'`, a RegExp, an array of those, `true` (any origin, reflected), `false` (none), or a
+   * function `(origin, callback)`.
+   * @default not set (`origins` applies)
+   */
+  readonly origin?: boolean | CorsOriginEntry | readonly CorsOriginEntry[] | CorsOriginFunction;
   /** Send `Access-Control-Allow-Credentials: true`. Refused together with `'*'`. @default false */
   readonly credentials?: boolean;
   /** @default ['GET', 'HEAD', 'PUT', 'PATCH', 'POST', 'DELETE'] */
@@ -33,6 +56,7 @@ export interface CorsOptions {
 
 const knownOptions: { readonly [K in keyof Required<CorsOptions>]: true } = {
   origins: true,
+  origin: true,
   credentials: true,
   methods: true,
   allowedHeaders: true,
@@ -44,6 +68,7 @@ const knownOptions: { readonly [K in keyof Required<CorsOptions>]: true } = {
 };
 
 interface OriginPattern {
+  readonly kind: 'pattern';
   readonly scheme: string;
   /** Host suffix including the leading dot, or the exact host. */
   readonly host: string;
@@ -51,10 +76,24 @@ interface OriginPattern {
   readonly wildcard: boolean;
 }
 
-function parsePattern(entry: unknown): OriginPattern {
+interface OriginRegExp {
+  readonly kind: 'regexp';
+  readonly re: RegExp;
+}
+
+type OriginRule = OriginPattern | OriginRegExp;
+
+function parseRule(entry: unknown, option: string): OriginRule {
+  // A copy without the g/y flags: their lastIndex would make test() alternate between calls.
+  if (entry instanceof RegExp)
+    return { kind: 'regexp', re: new RegExp(entry.source, entry.flags.replace(/[gy]/g, '')) };
+  return parsePattern(entry, option);
+}
+
+function parsePattern(entry: unknown, option: string): OriginPattern {
   const bad = () =>
-    new Error(
-      `@shipshape/security: cors "origins" entries are origins like "https://app.example.com" or patterns like "https://*.example.com", got ${describeValue(entry)}`,
+    optionError(
+      `@shipshape/security: cors "${option}" entries are origins like "https://app.example.com", patterns like "https://*.example.com" or RegExps, got ${describeValue(entry)}`,
     );
   if (typeof entry !== 'string' || entry.trim() === '') throw bad();
   const raw = entry.trim().toLowerCase();
@@ -71,10 +110,11 @@ function parsePattern(entry: unknown): OriginPattern {
   if (url.origin !== probe.replace(/\/$/, '') || url.username || url.password) throw bad();
   if (wildcard && url.hostname.split('.').length < 3) throw bad();
   const host = wildcard ? url.hostname.slice('wildcard'.length) : url.hostname;
-  return { scheme: url.protocol, host, port: url.port, wildcard };
+  return { kind: 'pattern', scheme: url.protocol, host, port: url.port, wildcard };
 }
 
-function originMatches(origin: string, patterns: readonly OriginPattern[]): boolean {
+function originMatches(origin: string, rules: readonly OriginRule[]): boolean {
+  for (const rule of rules) if (rule.kind === 'regexp' && rule.re.test(origin)) return true;
   let url: URL;
   try {
     url = new URL(origin);
@@ -83,7 +123,8 @@ function originMatches(origin: string, patterns: readonly OriginPattern[]): bool
   }
   // An Origin header is exactly scheme://host[:port]; anything else is not a browser origin.
   if (url.origin !== origin.toLowerCase() || url.origin === 'null') return false;
-  for (const p of patterns) {
+  for (const p of rules) {
+    if (p.kind !== 'pattern') continue;
     if (url.protocol !== p.scheme || url.port !== p.port) continue;
     if (
       p.wildcard
@@ -106,21 +147,44 @@ export function cors(options: CorsOptions = {}): CorsMiddleware {
   const warner = createWarner(options.logger, options.warnings);
   warnUnknownOptions(warner, 'cors', options, knownOptions);
   const fail = (option: string, want: string, got: unknown): never => {
-    throw new Error(
+    throw optionError(
       `@shipshape/security: cors "${option}" must be ${want}, got ${describeValue(got)}`,
     );
   };
   const credentials = options.credentials ?? false;
   if (typeof credentials !== 'boolean') fail('credentials', 'a boolean', credentials);
-  const origins = options.origins ?? [];
-  const any = origins === '*' || (Array.isArray(origins) && origins.includes('*'));
-  if (any && credentials)
-    throw new Error(
-      '@shipshape/security: cors "origins" \'*\' with "credentials: true" would let every site make authenticated requests; list the trusted origins instead (e.g. ["https://app.example.com", "https://*.example.com"])',
+  if (options.origin !== undefined && options.origins !== undefined)
+    throw optionError(
+      '@shipshape/security: cors got "origin" (the cors package\'s name) and "origins"; keep one',
     );
-  if (!any && !Array.isArray(origins)) fail('origins', "an array of origins or '*'", origins);
-  const patterns = any ? [] : (origins as readonly string[]).map(parsePattern);
-  if (!any && patterns.length === 0)
+  const originOption = options.origin !== undefined ? 'origin' : 'origins';
+  const given: unknown = options.origin ?? options.origins ?? [];
+  const decideFn = typeof given === 'function' ? (given as CorsOriginFunction) : undefined;
+  let any = false;
+  let explicitNone = false;
+  let rules: readonly OriginRule[] = [];
+  if (decideFn === undefined) {
+    if (given === true || given === '*') any = true;
+    else if (given === false) explicitNone = true;
+    else if (typeof given === 'string' || given instanceof RegExp)
+      rules = [parseRule(given, originOption)];
+    else if (Array.isArray(given)) {
+      any = given.includes('*');
+      if (!any) rules = given.map((entry) => parseRule(entry, originOption));
+    } else
+      fail(
+        originOption,
+        originOption === 'origin'
+          ? "an origin string or '*', a RegExp, an array of those, true, false or a function (origin, callback)"
+          : "an array of origins (strings or RegExps) or '*'",
+        given,
+      );
+  }
+  if (any && credentials)
+    throw optionError(
+      `@shipshape/security: cors "${originOption}" ${given === true ? 'true' : "'*'"} with "credentials: true" would let every site make authenticated requests; list the trusted origins instead (e.g. ["https://app.example.com", "https://*.example.com"])`,
+    );
+  if (!any && !explicitNone && decideFn === undefined && rules.length === 0)
     warner.warn(
       'SHIPSHAPE_SECURITY_CORS_NO_ORIGINS',
       'cors has no "origins"; every cross-origin request is refused',
@@ -157,43 +221,106 @@ export function cors(options: CorsOptions = {}): CorsMiddleware {
   const logger = options.logger;
 
   const allowed = (origin: string | undefined): boolean =>
-    origin !== undefined && origin !== 'null' && (any || originMatches(origin, patterns));
+    origin !== undefined && origin !== 'null' && (any || originMatches(origin, rules));
 
-  const handler = corsPackage({
-    origin: (origin, callback) => callback(null, any ? '*' : allowed(origin) ? origin : false),
+  const common = {
     credentials,
     methods,
     allowedHeaders,
     exposedHeaders,
     maxAge,
     optionsSuccessStatus: 204,
+  };
+  // The decision is ours; the cors package writes the headers (and answers preflights) for it.
+  const allowAny = corsPackage({ ...common, origin: '*' });
+  const allowThis = corsPackage({
+    ...common,
+    origin: (origin, callback) => callback(null, origin ?? false),
   });
+
+  const reject = (req: Request, res: Response, origin: string, preflight: boolean): boolean => {
+    emitSecurityEvent(logger, 'cors_rejected', {
+      origin,
+      preflight,
+      method: req.method,
+      path: requestPath(req),
+    });
+    if (!(preflight && rejectPreflight)) return false;
+    res.vary('Origin');
+    sendProblem(
+      req,
+      res,
+      new SecurityError({
+        status: 403,
+        code: 'CORS_ORIGIN_NOT_ALLOWED',
+        detail: `Origin ${JSON.stringify(origin.slice(0, 200))} is not allowed.`,
+      }),
+    );
+    return true;
+  };
+
+  const isPreflight = (req: Request): boolean =>
+    req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
+
+  if (decideFn !== undefined)
+    return function corsMiddleware(req: Request, res: Response, next: NextFunction): void {
+      const origin = req.headers.origin;
+      if (origin === undefined) {
+        next();
+        return;
+      }
+      let settled = false;
+      const decided = (err: Error | null, allow?: CorsOriginDecision): void => {
+        if (settled) return;
+        settled = true;
+        if (err) {
+          next(err);
+          return;
+        }
+        let ok = false;
+        try {
+          ok = origin !== 'null' && decisionAllows(allow, origin);
+        } catch (error) {
+          next(error);
+          return;
+        }
+        if (ok) {
+          if (allow === '*' && !credentials) allowAny(req, res, next);
+          else allowThis(req, res, next);
+        } else if (!reject(req, res, origin, isPreflight(req))) next();
+      };
+      try {
+        decideFn(origin, decided);
+      } catch (error) {
+        decided(error instanceof Error ? error : new Error(String(error)));
+      }
+    };
 
   return function corsMiddleware(req: Request, res: Response, next: NextFunction): void {
     const origin = req.headers.origin;
-    const preflight =
-      req.method === 'OPTIONS' && req.headers['access-control-request-method'] !== undefined;
-    if (origin !== undefined && !allowed(origin)) {
-      emitSecurityEvent(logger, 'cors_rejected', {
-        origin,
-        preflight,
-        method: req.method,
-        path: requestPath(req),
-      });
-      if (preflight && rejectPreflight) {
-        res.vary('Origin');
-        sendProblem(
-          req,
-          res,
-          new SecurityError({
-            status: 403,
-            code: 'CORS_ORIGIN_NOT_ALLOWED',
-            detail: `Origin ${JSON.stringify(origin.slice(0, 200))} is not allowed.`,
-          }),
-        );
-        return;
-      }
+    if (any) {
+      if (origin === 'null') {
+        if (!reject(req, res, origin, isPreflight(req))) next();
+      } else if (given === true && origin !== undefined) allowThis(req, res, next);
+      else allowAny(req, res, next);
+      return;
     }
-    handler(req, res, next);
+    if (origin === undefined) {
+      next();
+      return;
+    }
+    if (allowed(origin)) allowThis(req, res, next);
+    else if (!reject(req, res, origin, isPreflight(req))) next();
   };
+}
+
+/** What an origin function's answer means for this origin (as the cors package reads it). */
+function decisionAllows(allow: CorsOriginDecision, origin: string): boolean {
+  if (allow === true || allow === '*') return true;
+  if (allow === false || allow === undefined || allow === null || allow === '') return false;
+  const entries = Array.isArray(allow) ? allow : [allow];
+  return originMatches(
+    origin,
+    entries.map((entry) => parseRule(entry, 'origin callback')),
+  );
 }

@@ -2,6 +2,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import { type CsrfTokenGeneratorRequestUtil, doubleCsrf } from 'csrf-csrf';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { describeValue, requestPath } from './edge.js';
+import { optionError } from './options.js';
 import { SecurityError, sendProblem } from './problem.js';
 import { effectiveHost } from './trusted-hosts.js';
 import { emitSecurityEvent, type SecurityLogger } from './types.js';
@@ -139,7 +140,7 @@ export function csrf(options: CsrfOptions = {}): CsrfMiddleware {
   const warner = createWarner(options.logger, options.warnings);
   warnUnknownOptions(warner, 'csrf', options, knownOptions);
   const fail = (option: string, want: string, got: unknown): never => {
-    throw new Error(
+    throw optionError(
       `@shipshape/security: csrf "${option}" must be ${want}, got ${describeValue(got)}`,
     );
   };
@@ -208,7 +209,7 @@ export function csrf(options: CsrfOptions = {}): CsrfMiddleware {
       secrets.length === 0 ||
       !secrets.every((s) => typeof s === 'string' && s.length >= 32)
     )
-      throw new Error(
+      throw optionError(
         `@shipshape/security: csrf "secret" must be a string (or list of strings) of at least 32 random characters when "token" is '${tokenMode}', got ${secretOption === undefined ? 'nothing' : 'a value that is too short or not a string'}`,
       );
     if (typeof options.sessionId !== 'function')

@@ -1,4 +1,4 @@
-// Internal helpers shared by the part-1 middleware (never exported from the package).
+// Internal helpers shared by the middleware factories (never exported from the package).
 import type { Request } from 'express';
 import { Counter } from 'prom-client';
 import type { MetricsRegistry } from './types.js';

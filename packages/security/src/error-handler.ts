@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { optionError } from './options.js';
 import {
   type ProblemFieldError,
   reasonPhrase,
@@ -180,7 +181,7 @@ function foreignCode(err: unknown): string | undefined {
 function resolveProduction(option: boolean | undefined): boolean {
   if (option !== undefined) {
     if (typeof option !== 'boolean')
-      throw new TypeError(
+      throw optionError(
         `@shipshape/security: errorHandler "production" must be a boolean, got ${JSON.stringify(option)}`,
       );
     return option;
@@ -202,7 +203,7 @@ export function errorHandler(options: ErrorHandlerOptions = {}): ErrorRequestHan
   const logger = options.logger;
   const typeUri = options.typeUri;
   if (typeUri !== undefined && typeof typeUri !== 'function')
-    throw new TypeError(
+    throw optionError(
       `@shipshape/security: errorHandler "typeUri" must be a function, got ${typeof typeUri}`,
     );
 

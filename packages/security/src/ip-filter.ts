@@ -12,6 +12,7 @@ import {
   unmapIPv4,
 } from './edge.js';
 import { type IpBlock, type IpBlockStore, memoryIpStore } from './ip-store.js';
+import { optionError } from './options.js';
 import { SecurityError, sendProblem } from './problem.js';
 import { type AppSettings, assertSafeTrustProxy, checkProxy } from './proxy.js';
 import { emitSecurityEvent, type MetricsRegistry, type SecurityLogger } from './types.js';
@@ -100,13 +101,13 @@ export interface IpFilterMiddleware extends RequestHandler {
 
 function buildList(entries: unknown, option: string): BlockList {
   if (!Array.isArray(entries))
-    throw new Error(
+    throw optionError(
       `@shipshape/security: ipFilter "${option}" must be an array of IPv4/IPv6 addresses or CIDRs, got ${describeValue(entries)}`,
     );
   const list = new BlockList();
   for (const entry of entries) {
     const bad = () =>
-      new Error(
+      optionError(
         `@shipshape/security: ipFilter "${option}" entries are IPv4/IPv6 addresses or CIDRs like "10.0.0.0/8" or "2001:db8::/32", got ${describeValue(entry)}`,
       );
     if (typeof entry !== 'string') throw bad();
@@ -148,7 +149,7 @@ export function ipFilter(options: IpFilterOptions = {}): IpFilterMiddleware {
   const warner = createWarner(options.logger, options.warnings);
   warnUnknownOptions(warner, 'ipFilter', options, knownOptions, { metrics: 'registry' });
   const fail = (option: string, want: string, got: unknown): never => {
-    throw new Error(
+    throw optionError(
       `@shipshape/security: ipFilter "${option}" must be ${want}, got ${describeValue(got)}`,
     );
   };

@@ -1,5 +1,6 @@
 import { guardErrors } from './connection.js';
 import { describeValue } from './edge.js';
+import { optionError } from './options.js';
 import type { RedisCommandClient } from './types.js';
 
 /** An active block of one client key (an IPv4 address or an IPv6 prefix like `2001:db8::/56`). */
@@ -89,12 +90,12 @@ export function redisIpStore(
   options: RedisIpStoreOptions = {},
 ): IpBlockStore {
   if (!client || typeof client.sendCommand !== 'function')
-    throw new Error(
+    throw optionError(
       `@shipshape/security: redisIpStore needs a client with sendCommand(args: string[]) (node-redis v4+), got ${describeValue(client)}`,
     );
   const prefix = options.prefix ?? 'shipshape:ip:';
   if (typeof prefix !== 'string')
-    throw new Error(
+    throw optionError(
       `@shipshape/security: redisIpStore "prefix" must be a string, got ${describeValue(prefix)}`,
     );
   const blockKey = (key: string) => `${prefix}block:${key}`;

@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { optionError } from './options.js';
 import { SecurityError } from './problem.js';
 import type { Warner } from './warnings.js';
 
@@ -23,7 +24,7 @@ export function trustProxyAllMessage(): string {
 
 /** Throws when the app trusts every proxy (`trust proxy` = true). */
 export function assertSafeTrustProxy(app: AppSettings): void {
-  if (app.get('trust proxy') === true) throw new Error(trustProxyAllMessage());
+  if (app.get('trust proxy') === true) throw optionError(trustProxyAllMessage());
 }
 
 /**
@@ -34,13 +35,13 @@ export function trustProxy(
   app: AppSettings & { set(setting: string, value: unknown): unknown },
   setting: TrustProxySetting,
 ): void {
-  if ((setting as unknown) === true) throw new Error(trustProxyAllMessage());
+  if ((setting as unknown) === true) throw optionError(trustProxyAllMessage());
   const ok =
     (typeof setting === 'number' && Number.isInteger(setting) && setting >= 0) ||
     (typeof setting === 'string' && setting.trim() !== '') ||
     (Array.isArray(setting) && setting.length > 0 && setting.every((s) => typeof s === 'string'));
   if (!ok)
-    throw new Error(
+    throw optionError(
       `@shipshape/security: trustProxy setting must be a hop count, 'loopback' or a list of addresses/CIDRs, got ${JSON.stringify(setting)}`,
     );
   app.set('trust proxy', Array.isArray(setting) ? [...setting] : setting);

@@ -22,6 +22,7 @@ import {
   resolveProduction,
 } from './edge.js';
 import { type LimiterClient, MemoryLimiter, partitionKey } from './memory-limiter.js';
+import { optionError } from './options.js';
 import { SecurityError, sendProblem } from './problem.js';
 import { type AppSettings, assertSafeTrustProxy, checkProxy } from './proxy.js';
 import {
@@ -212,12 +213,12 @@ export function redisRateLimitStore(
   options: RedisRateLimitStoreOptions = {},
 ): RateLimitStore {
   if (!client || typeof client.sendCommand !== 'function')
-    throw new Error(
+    throw optionError(
       `@shipshape/security: redisRateLimitStore needs a client with sendCommand(args: string[]) (node-redis v4+), got ${describeValue(client)}`,
     );
   const prefix = options.prefix ?? 'shipshape:rl:';
   if (typeof prefix !== 'string')
-    throw new Error(
+    throw optionError(
       `@shipshape/security: redisRateLimitStore "prefix" must be a string, got ${describeValue(prefix)}`,
     );
   const store: RateLimitStore = new RedisStore({
@@ -249,7 +250,7 @@ function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
   const warner = createWarner(options.logger, options.warnings);
   warnUnknownOptions(warner, 'rateLimit', options, knownOptions, { metrics: 'registry' });
   const fail = (option: string, want: string, got: unknown): never => {
-    throw new Error(
+    throw optionError(
       `@shipshape/security: rateLimit "${option}" must be ${want}, got ${describeValue(got)}`,
     );
   };

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Counter, type Registry } from 'prom-client';
+import { optionError } from './options.js';
 import { SecurityError } from './problem.js';
 import { emitSecurityEvent, type MetricsRegistry, type SecurityLogger } from './types.js';
 import { createWarner, type WarningsOption, warnUnknownOptions } from './warnings.js';
@@ -154,7 +155,7 @@ function listOption<T extends string>(
 ): T[] {
   if (value === undefined) return [...allowed];
   if (!Array.isArray(value) || !value.every((v) => allowed.includes(v)))
-    throw new TypeError(
+    throw optionError(
       `@shipshape/security: threatMonitor "${what}" must be an array of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(value)}`,
     );
   return [...value];
@@ -171,7 +172,7 @@ export function threatMonitor(options: ThreatMonitorOptions = {}): RequestHandle
   warnUnknownOptions(warner, 'threatMonitor', options, knownThreatOptions);
   const mode = options.mode ?? 'monitor';
   if (mode !== 'monitor' && mode !== 'block')
-    throw new TypeError(
+    throw optionError(
       `@shipshape/security: threatMonitor "mode" must be 'monitor' or 'block', got ${JSON.stringify(mode)}`,
     );
   const rules = listOption(options.rules, ['sql', 'xss', 'traversal', 'crlf', 'jndi'], 'rules');
@@ -183,15 +184,15 @@ export function threatMonitor(options: ThreatMonitorOptions = {}): RequestHandle
     ['maxStrings', maxStrings],
   ] as const)
     if (!Number.isSafeInteger(v) || v <= 0)
-      throw new TypeError(
+      throw optionError(
         `@shipshape/security: threatMonitor "${name}" must be a positive integer, got ${JSON.stringify(v)}`,
       );
   if (options.skip !== undefined && typeof options.skip !== 'function')
-    throw new TypeError(
+    throw optionError(
       `@shipshape/security: threatMonitor "skip" must be a function, got ${typeof options.skip}`,
     );
   if (options.ipFilter !== undefined && typeof options.ipFilter?.recordLimitHit !== 'function')
-    throw new TypeError(
+    throw optionError(
       `@shipshape/security: threatMonitor "ipFilter" must be an ipFilter() middleware (with recordLimitHit), got ${typeof options.ipFilter}`,
     );
   const bodyRules = rules.filter((r) => r !== 'crlf');

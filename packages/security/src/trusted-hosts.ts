@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { describeValue, requestPath } from './edge.js';
+import { optionError } from './options.js';
 import { SecurityError, sendProblem } from './problem.js';
 import { emitSecurityEvent, type SecurityLogger } from './types.js';
 import { createWarner, type WarningsOption, warnUnknownOptions } from './warnings.js';
@@ -111,7 +112,7 @@ export function trustedHosts(
     ? { hosts: hostsOrOptions as readonly string[] }
     : (hostsOrOptions as TrustedHostsOptions);
   if (typeof options !== 'object' || options === null)
-    throw new Error(
+    throw optionError(
       `@shipshape/security: trustedHosts needs a list of hosts or { hosts }, got ${describeValue(hostsOrOptions)}`,
     );
   const warner = createWarner(options.logger, options.warnings);
@@ -119,7 +120,7 @@ export function trustedHosts(
     warnUnknownOptions(warner, 'trustedHosts', options, knownOptions);
   const hosts = options.hosts;
   if (!Array.isArray(hosts) || hosts.length === 0)
-    throw new Error(
+    throw optionError(
       `@shipshape/security: trustedHosts "hosts" must be a non-empty array like ["api.example.com", "*.example.com", "localhost"], got ${describeValue(hosts)}`,
     );
   const patterns: HostPattern[] = hosts.map((entry: unknown) => {
@@ -127,19 +128,19 @@ export function trustedHosts(
     const parsed =
       typeof entry === 'string' ? parseHost(wildcard ? entry.slice(2) : entry) : undefined;
     if (!parsed || (wildcard && !parsed.host.includes('.')))
-      throw new Error(
+      throw optionError(
         `@shipshape/security: trustedHosts "hosts" entries are host names, IPs, "[v6]" or "*.example.com", optionally with ":port", got ${describeValue(entry)}`,
       );
     return { host: wildcard ? `.${parsed.host}` : parsed.host, port: parsed.port, wildcard };
   });
   const status = options.status ?? 421;
   if (status !== 421 && status !== 400)
-    throw new Error(
+    throw optionError(
       `@shipshape/security: trustedHosts "status" must be 421 or 400, got ${describeValue(status)}`,
     );
   const forwarded = options.forwardedHost ?? 'trusted';
   if (forwarded !== 'trusted' && typeof forwarded !== 'boolean')
-    throw new Error(
+    throw optionError(
       `@shipshape/security: trustedHosts "forwardedHost" must be 'trusted', true or false, got ${describeValue(forwarded)}`,
     );
   const logger = options.logger;

@@ -8,6 +8,7 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { fileTypeFromBuffer } from 'file-type';
 import { parseBytes, parseContentType, positiveInt } from './body.js';
 import { checkFilename, displayName } from './filename.js';
+import { optionError } from './options.js';
 import { SecurityError } from './problem.js';
 import { checkXlsx, SNIFF_BYTES, type TextCharset, TextValidator } from './sniff.js';
 import { emitSecurityEvent, type SecurityLogger } from './types.js';
@@ -235,7 +236,7 @@ function resolveType(t: UploadFileTypeName | UploadFileType): UploadFileType {
   if (typeof t === 'string') {
     const builtin = (uploadFileTypes as Record<string, UploadFileType>)[t];
     if (!builtin)
-      throw new TypeError(
+      throw optionError(
         `@shipshape/security: uploadGuard "types" has unknown type ${JSON.stringify(t)}; built-in types are ${Object.keys(uploadFileTypes).join(', ')}, or pass an UploadFileType object`,
       );
     return builtin;
@@ -253,7 +254,7 @@ function resolveType(t: UploadFileTypeName | UploadFileType): UploadFileType {
     t.content !== null &&
     ['text', 'binary', 'xlsx'].includes(t.content.kind);
   if (!ok)
-    throw new TypeError(
+    throw optionError(
       `@shipshape/security: uploadGuard "types" entries must be a built-in name or { mimeType, extensions: ['.ext'], declaredTypes, content: { kind: 'text' | 'binary' | 'xlsx' } }, got ${JSON.stringify(t)}`,
     );
   return t;
@@ -261,14 +262,14 @@ function resolveType(t: UploadFileTypeName | UploadFileType): UploadFileType {
 
 function resolveUploadConfig(options: UploadGuardOptions): UploadConfig {
   if (typeof options !== 'object' || options === null)
-    throw new TypeError('@shipshape/security: uploadGuard() needs an options object with "dir"');
+    throw optionError('@shipshape/security: uploadGuard() needs an options object with "dir"');
   if (typeof options.dir !== 'string' || !isAbsolute(options.dir))
-    throw new TypeError(
+    throw optionError(
       `@shipshape/security: uploadGuard "dir" must be an absolute directory path, got ${JSON.stringify(options.dir)}`,
     );
   const rawTypes = options.types ?? ['csv'];
   if (!Array.isArray(rawTypes) || rawTypes.length === 0)
-    throw new TypeError(
+    throw optionError(
       `@shipshape/security: uploadGuard "types" must be a non-empty array, got ${JSON.stringify(rawTypes)}`,
     );
   const types = rawTypes.map(resolveType);
@@ -277,7 +278,7 @@ function resolveUploadConfig(options: UploadGuardOptions): UploadConfig {
   const maxFiles = positiveInt(options.maxFiles, 1, 'uploadGuard "maxFiles"');
   const minFiles = options.minFiles ?? 1;
   if (!Number.isSafeInteger(minFiles) || minFiles < 0 || minFiles > maxFiles)
-    throw new TypeError(
+    throw optionError(
       `@shipshape/security: uploadGuard "minFiles" must be an integer from 0 to maxFiles (${maxFiles}), got ${JSON.stringify(options.minFiles)}`,
     );
   const fileFields = options.fileFields;
@@ -285,17 +286,17 @@ function resolveUploadConfig(options: UploadGuardOptions): UploadConfig {
     fileFields !== undefined &&
     (!Array.isArray(fileFields) || !fileFields.every((f) => typeof f === 'string'))
   )
-    throw new TypeError(
+    throw optionError(
       `@shipshape/security: uploadGuard "fileFields" must be an array of field names, got ${JSON.stringify(fileFields)}`,
     );
   const drainMs = options.drainMs ?? 1000;
   if (typeof drainMs !== 'number' || !Number.isFinite(drainMs) || drainMs < 0)
-    throw new TypeError(
+    throw optionError(
       `@shipshape/security: uploadGuard "drainMs" must be a non-negative number, got ${JSON.stringify(drainMs)}`,
     );
   const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
   if (typeof idleTimeoutMs !== 'number' || !Number.isFinite(idleTimeoutMs) || idleTimeoutMs < 0)
-    throw new TypeError(
+    throw optionError(
       `@shipshape/security: uploadGuard "idleTimeoutMs" must be a non-negative number of milliseconds, got ${JSON.stringify(idleTimeoutMs)}`,
     );
   return {

@@ -1,6 +1,7 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import Joi from 'joi';
 import { joiFieldErrors } from './error-handler.js';
+import { optionError } from './options.js';
 import { type ProblemFieldError, SecurityError, sendProblem } from './problem.js';
 import { emitSecurityEvent, type SecurityLogger } from './types.js';
 import { createWarner, type WarningsOption, warnUnknownOptions } from './warnings.js';
@@ -84,7 +85,7 @@ type Part = (typeof parts)[number];
  */
 export function validate(schemas: ValidateSchemas, options: ValidateOptions = {}): RequestHandler {
   if (typeof schemas !== 'object' || schemas === null)
-    throw new TypeError(
+    throw optionError(
       `@shipshape/security: validate() needs an object of joi schemas ({ body, query, params, headers }), got ${String(schemas)}`,
     );
   const given = parts.filter((p) => schemas[p] !== undefined);
@@ -92,21 +93,21 @@ export function validate(schemas: ValidateSchemas, options: ValidateOptions = {}
     (k) => !(parts as readonly string[]).includes(k),
   );
   if (unknownParts.length > 0)
-    throw new TypeError(
+    throw optionError(
       `@shipshape/security: validate() accepts schemas for body, query, params and headers, got ${unknownParts.map((k) => JSON.stringify(k)).join(', ')}`,
     );
   if (given.length === 0)
-    throw new TypeError(
+    throw optionError(
       '@shipshape/security: validate() needs at least one schema (body, query, params or headers)',
     );
   for (const p of given)
     if (!Joi.isSchema(schemas[p]))
-      throw new TypeError(
+      throw optionError(
         `@shipshape/security: validate() "${p}" must be a joi schema (Joi.object({...})), got ${typeof schemas[p]}`,
       );
   const onError = options.onError ?? 'next';
   if (onError !== 'next' && onError !== 'respond')
-    throw new TypeError(
+    throw optionError(
       `@shipshape/security: validate() "onError" must be 'next' or 'respond', got ${JSON.stringify(onError)}`,
     );
   const warner = createWarner(options.logger, options.warnings);

@@ -1,8 +1,8 @@
 import type { Express, Request, Response } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeEachExpress, type Listening, listen } from '../../../../test/helpers/index.js';
-import { errorHandler, jsonBody, urlencodedBody } from '../../src/index.js';
-import { jsonCases } from '../fixtures/bad-input/index.js';
+import { describeEachExpress, type Listening, listen } from '../../../test/helpers/index.js';
+import { errorHandler, jsonBody, urlencodedBody } from '../src/index.js';
+import { jsonCases } from './fixtures/bad-input/index.js';
 import {
   expectBaseline,
   expectProblem,
@@ -12,7 +12,7 @@ import {
   recordingLogger,
   requestHead,
   settle,
-} from './helpers.js';
+} from './helpers/raw.js';
 
 describeEachExpress('jsonBody / urlencodedBody', (express) => {
   let server: Listening;

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { describeEachExpress, listen } from '../../../../test/helpers/index.js';
-import { type CorsOptions, cors } from '../../src/cors.js';
-import { trustedHosts } from '../../src/trusted-hosts.js';
-import { captureLogger, send, sendRaw } from './helpers.js';
+import { describeEachExpress, listen } from '../../../test/helpers/index.js';
+import { type CorsOptions, cors } from '../src/cors.js';
+import { trustedHosts } from '../src/trusted-hosts.js';
+import { captureLogger, send, sendRaw } from './helpers/http.js';
 
 describeEachExpress('cors', (express, version) => {
   const all = version.major === 5 ? '/{*any}' : '*';

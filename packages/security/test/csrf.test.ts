@@ -1,12 +1,8 @@
 import type { Request, RequestHandler } from 'express';
 import { describe, expect, it } from 'vitest';
-import {
-  describeEachExpress,
-  type ExpressFactory,
-  listen,
-} from '../../../../test/helpers/index.js';
-import { type CsrfOptions, csrf } from '../../src/csrf.js';
-import { captureLogger, send } from './helpers.js';
+import { describeEachExpress, type ExpressFactory, listen } from '../../../test/helpers/index.js';
+import { type CsrfOptions, csrf } from '../src/csrf.js';
+import { captureLogger, send } from './helpers/http.js';
 
 const SECRET = 'a-test-secret-that-is-long-enough-0123456789';
 const OLD_SECRET = 'an-older-secret-that-is-long-enough-987654321';

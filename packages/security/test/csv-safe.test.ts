@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { csvSafe } from '../../src/index.js';
+import { csvSafe } from '../src/index.js';
 
 describe('csvSafe', () => {
   it.each([

@@ -1,9 +1,9 @@
 import type { Express, NextFunction, Request, Response } from 'express';
 import Joi from 'joi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeEachExpress, type Listening, listen } from '../../../../test/helpers/index.js';
-import { errorHandler, notFound, SecurityError, toSecurityError } from '../../src/index.js';
-import { rawRequest, recordingLogger } from './helpers.js';
+import { describeEachExpress, type Listening, listen } from '../../../test/helpers/index.js';
+import { errorHandler, notFound, SecurityError, toSecurityError } from '../src/index.js';
+import { rawRequest, recordingLogger } from './helpers/raw.js';
 
 /** Errors shaped like the ones other libraries pass to next(err). */
 function withProps(message: string, props: Record<string, unknown>): Error {

@@ -6,18 +6,14 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import helmet, { type HelmetOptions } from 'helmet';
 import { expect, it } from 'vitest';
-import {
-  describeEachExpress,
-  type ExpressFactory,
-  listen,
-} from '../../../../test/helpers/index.js';
-import { recordHeaders, replayHeaders } from '../../src/header-replay.js';
+import { describeEachExpress, type ExpressFactory, listen } from '../../../test/helpers/index.js';
+import { recordHeaders, replayHeaders } from '../src/header-replay.js';
 import {
   DEFAULT_PERMISSIONS_POLICY,
   type SecurityHeadersOptions,
   securityHeaders,
-} from '../../src/headers.js';
-import { sendRaw } from './helpers.js';
+} from '../src/headers.js';
+import { sendRaw } from './helpers/http.js';
 
 /** The pre-replay securityHeaders() for the configurations tested here (helmet per request). */
 function reference(o: {

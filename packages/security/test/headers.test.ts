@@ -1,14 +1,14 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeEachExpress, type Listening, listen } from '../../../../test/helpers/index.js';
-import { jsonBody } from '../../src/body.js';
-import { cors } from '../../src/cors.js';
-import { csrf } from '../../src/csrf.js';
-import { errorHandler, notFound } from '../../src/error-handler.js';
-import { DEFAULT_PERMISSIONS_POLICY, securityHeaders } from '../../src/headers.js';
-import { ipFilter } from '../../src/ip-filter.js';
-import { rateLimit } from '../../src/rate-limit.js';
-import { trustedHosts } from '../../src/trusted-hosts.js';
-import { captureLogger, send } from './helpers.js';
+import { describeEachExpress, type Listening, listen } from '../../../test/helpers/index.js';
+import { jsonBody } from '../src/body.js';
+import { cors } from '../src/cors.js';
+import { csrf } from '../src/csrf.js';
+import { errorHandler, notFound } from '../src/error-handler.js';
+import { DEFAULT_PERMISSIONS_POLICY, securityHeaders } from '../src/headers.js';
+import { ipFilter } from '../src/ip-filter.js';
+import { rateLimit } from '../src/rate-limit.js';
+import { trustedHosts } from '../src/trusted-hosts.js';
+import { captureLogger, send } from './helpers/http.js';
 
 /** The headers securityHeaders() owns; every response must carry exactly these values. */
 const OWNED = [

@@ -9,11 +9,11 @@ import {
   REDIS_URL,
   serviceAvailable,
   startSpareRedis,
-} from '../../../../test/helpers/index.js';
-import { type IpFilterMiddleware, type IpFilterOptions, ipFilter } from '../../src/ip-filter.js';
-import { memoryIpStore, redisIpStore } from '../../src/ip-store.js';
-import { rateLimit } from '../../src/rate-limit.js';
-import { captureLogger, send, uniquePrefix } from './helpers.js';
+} from '../../../test/helpers/index.js';
+import { type IpFilterMiddleware, type IpFilterOptions, ipFilter } from '../src/ip-filter.js';
+import { memoryIpStore, redisIpStore } from '../src/ip-store.js';
+import { rateLimit } from '../src/rate-limit.js';
+import { captureLogger, send, uniquePrefix } from './helpers/http.js';
 
 const redisUp = await serviceAvailable('redis');
 

@@ -11,11 +11,11 @@ import {
   serviceAvailable,
   startBlackHole,
   startSpareRedis,
-} from '../../../../test/helpers/index.js';
-import { type IpFilterOptions, ipFilter } from '../../src/ip-filter.js';
-import { redisIpStore } from '../../src/ip-store.js';
-import { type RateLimitOptions, rateLimit, redisRateLimitStore } from '../../src/rate-limit.js';
-import { captureLogger, uniquePrefix } from './helpers.js';
+} from '../../../test/helpers/index.js';
+import { type IpFilterOptions, ipFilter } from '../src/ip-filter.js';
+import { redisIpStore } from '../src/ip-store.js';
+import { type RateLimitOptions, rateLimit, redisRateLimitStore } from '../src/rate-limit.js';
+import { captureLogger, uniquePrefix } from './helpers/http.js';
 
 const redisUp = await serviceAvailable('redis');
 

@@ -1,11 +1,11 @@
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
-import { describeEachExpress, listen } from '../../../../test/helpers/index.js';
-import { csrf } from '../../src/csrf.js';
-import { ipFilter } from '../../src/ip-filter.js';
-import { assertSafeTrustProxy, trustProxy } from '../../src/proxy.js';
-import { rateLimit } from '../../src/rate-limit.js';
-import { captureLogger, send } from './helpers.js';
+import { describeEachExpress, listen } from '../../../test/helpers/index.js';
+import { csrf } from '../src/csrf.js';
+import { ipFilter } from '../src/ip-filter.js';
+import { assertSafeTrustProxy, trustProxy } from '../src/proxy.js';
+import { rateLimit } from '../src/rate-limit.js';
+import { captureLogger, send } from './helpers/http.js';
 
 describeEachExpress('trustProxy', (express) => {
   it('sets the safe forms and refuses true with the alternatives named', () => {

@@ -5,13 +5,9 @@ import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { MemoryStore } from 'express-rate-limit';
 import { Registry } from 'prom-client';
 import { afterEach, beforeEach, expect, it, vi } from 'vitest';
-import {
-  describeEachExpress,
-  type ExpressFactory,
-  listen,
-} from '../../../../test/helpers/index.js';
-import { type RateLimitOptions, rateLimit } from '../../src/rate-limit.js';
-import { captureLogger, sendRaw } from './helpers.js';
+import { describeEachExpress, type ExpressFactory, listen } from '../../../test/helpers/index.js';
+import { type RateLimitOptions, rateLimit } from '../src/rate-limit.js';
+import { captureLogger, sendRaw } from './helpers/http.js';
 
 type Limiters = (store: () => 'memory' | MemoryStore) => RequestHandler[];
 

@@ -9,10 +9,10 @@ import {
   REDIS_URL,
   serviceAvailable,
   startSpareRedis,
-} from '../../../../test/helpers/index.js';
-import { securityHeaders } from '../../src/headers.js';
-import { type RateLimitOptions, rateLimit, redisRateLimitStore } from '../../src/rate-limit.js';
-import { captureLogger, send, uniquePrefix } from './helpers.js';
+} from '../../../test/helpers/index.js';
+import { securityHeaders } from '../src/headers.js';
+import { type RateLimitOptions, rateLimit, redisRateLimitStore } from '../src/rate-limit.js';
+import { captureLogger, send, uniquePrefix } from './helpers/http.js';
 
 const redisUp = await serviceAvailable('redis');
 

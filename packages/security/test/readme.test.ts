@@ -4,36 +4,37 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { listen, typecheckSamples } from '../../../../test/helpers/index.js';
+import { listen, tsBlocks, typecheckSamples } from '../../../test/helpers/index.js';
 
 const here = dirname(fileURLToPath(import.meta.url));
-const packageDir = join(here, '..', '..');
+const packageDir = join(here, '..');
+const readmePath = join(packageDir, 'README.md');
 // Under coverage/ (ignored by git and Biome) so a run in progress never leaves lintable or
 // committable files in the source tree.
-const tmp = join(packageDir, 'coverage', `.readme-part2-${process.pid}`);
+const tmp = join(packageDir, 'coverage', `.readme-${process.pid}`);
 
-async function part2Blocks(): Promise<string[]> {
-  const readme = await readFile(join(packageDir, 'README.md'), 'utf8');
-  const start = readme.indexOf('<!-- part 2: start');
-  const end = readme.indexOf('<!-- part 2: end -->');
-  expect(start).toBeGreaterThan(-1);
-  expect(end).toBeGreaterThan(start);
-  return [...readme.slice(start, end).matchAll(/```ts\n([\s\S]*?)```/g)].map((m) => m[1] ?? '');
+/** The sample that follows a heading: the first ts block after `## <heading>`. */
+async function sampleAfter(heading: string): Promise<string> {
+  const readme = await readFile(readmePath, 'utf8');
+  const at = readme.indexOf(`\n## ${heading}\n`);
+  expect(at, heading).toBeGreaterThan(-1);
+  return /```ts\n([\s\S]*?)```/.exec(readme.slice(at))?.[1] ?? '';
 }
 
-describe('README (part 2) code samples', () => {
+describe('README code samples', () => {
   afterAll(async () => {
     await rm(tmp, { recursive: true, force: true });
   });
 
   it('type-check against the built package', { timeout: 120_000 }, async () => {
-    const blocks = await part2Blocks();
-    expect(blocks.length).toBeGreaterThanOrEqual(1);
-    expect(typecheckSamples('security-part2', blocks)).toEqual([]);
+    const blocks = tsBlocks(readmePath);
+    // every section's samples: quick start, headers (2), ipFilter, cors, csrf, input, auth
+    expect(blocks.length).toBeGreaterThanOrEqual(8);
+    expect(typecheckSamples('security', blocks)).toEqual([]);
   });
 
   it('the quick start runs: validation, upload, csvSafe, 404 problem', async () => {
-    const [quickStart] = await part2Blocks();
+    const quickStart = await sampleAfter('Input and errors: quick start');
     await mkdir(tmp, { recursive: true });
     const file = join(tmp, 'quick-start.ts');
     await writeFile(

@@ -1,7 +1,7 @@
 import type { Express, Request, Response } from 'express';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeEachExpress, type Listening, listen } from '../../../../test/helpers/index.js';
+import { describeEachExpress, type Listening, listen } from '../../../test/helpers/index.js';
 import {
   errorHandler,
   ipFilter,
@@ -9,10 +9,10 @@ import {
   matchThreats,
   type ThreatRule,
   threatMonitor,
-} from '../../src/index.js';
-import { threatPatterns } from '../../src/threat-monitor.js';
-import { attacks, benign } from '../fixtures/bad-input/threats.js';
-import { recordingLogger } from './helpers.js';
+} from '../src/index.js';
+import { threatPatterns } from '../src/threat-monitor.js';
+import { attacks, benign } from './fixtures/bad-input/threats.js';
+import { recordingLogger } from './helpers/raw.js';
 
 const ALL: ThreatRule[] = ['sql', 'xss', 'traversal', 'crlf', 'jndi'];
 

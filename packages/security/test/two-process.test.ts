@@ -6,16 +6,12 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  compileToPrivateDir,
-  REDIS_URL,
-  serviceAvailable,
-} from '../../../../test/helpers/index.js';
-import { uniquePrefix } from './helpers.js';
+import { compileToPrivateDir, REDIS_URL, serviceAvailable } from '../../../test/helpers/index.js';
+import { uniquePrefix } from './helpers/http.js';
 
 const redisUp = await serviceAvailable('redis');
 const here = dirname(fileURLToPath(import.meta.url));
-const packageDir = join(here, '..', '..');
+const packageDir = join(here, '..');
 
 function startChild(entry: string, prefix: string): Promise<{ child: ChildProcess; port: number }> {
   const child = spawn(

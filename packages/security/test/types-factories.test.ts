@@ -12,7 +12,7 @@ import {
   uploadGuard,
   urlencodedBody,
   validate,
-} from '../../src/index.js';
+} from '../src/index.js';
 
 describe('part-2 public types', () => {
   it('factories return Express middleware', () => {

@@ -3,10 +3,10 @@ import type { Registry } from 'prom-client';
 import type { createClient } from 'redis';
 import { describe, expectTypeOf, it } from 'vitest';
 import type { Logger as WinstonLogger } from 'winston';
-import type { IpFilterMiddleware } from '../../src/ip-filter.js';
-import type { IpBlockStore } from '../../src/ip-store.js';
-import type { LimitHitSink, RateLimitMiddleware, RateLimitStore } from '../../src/rate-limit.js';
-import type { MetricsRegistry, RedisCommandClient, SecurityLogger } from '../../src/types.js';
+import type { IpFilterMiddleware } from '../src/ip-filter.js';
+import type { IpBlockStore } from '../src/ip-store.js';
+import type { LimitHitSink, RateLimitMiddleware, RateLimitStore } from '../src/rate-limit.js';
+import type { MetricsRegistry, RedisCommandClient, SecurityLogger } from '../src/types.js';
 
 describe('structural interfaces accept the real implementations', () => {
   it('a winston logger is a SecurityLogger', () => {

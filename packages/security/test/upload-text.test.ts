@@ -5,11 +5,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import express, { type Request, type Response } from 'express';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { type Listening, listen } from '../../../../test/helpers/index.js';
-import { errorHandler, uploadedFiles, uploadGuard } from '../../src/index.js';
-import { TextValidator } from '../../src/sniff.js';
-import { multipart } from '../fixtures/bad-input/index.js';
-import { expectProblem, pieces, rawRequest, requestHead } from './helpers.js';
+import { type Listening, listen } from '../../../test/helpers/index.js';
+import { errorHandler, uploadedFiles, uploadGuard } from '../src/index.js';
+import { TextValidator } from '../src/sniff.js';
+import { multipart } from './fixtures/bad-input/index.js';
+import { expectProblem, pieces, rawRequest, requestHead } from './helpers/raw.js';
 
 /** Feeds `chunks` to a fresh UTF-8 validator; the first problem reported, or undefined. */
 function verdict(chunks: readonly Buffer[]): string | undefined {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Express, NextFunction, Request, Response } from 'express';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeEachExpress, type Listening, listen } from '../../../../test/helpers/index.js';
+import { describeEachExpress, type Listening, listen } from '../../../test/helpers/index.js';
 import {
   errorHandler,
   jsonBody,
@@ -12,7 +12,7 @@ import {
   uploadedFiles,
   uploadGuard,
   urlencodedBody,
-} from '../../src/index.js';
+} from '../src/index.js';
 import {
   multipart,
   multipartCases,
@@ -20,7 +20,7 @@ import {
   sampleCsv,
   uploadLimits,
   xlsxWorkbook,
-} from '../fixtures/bad-input/index.js';
+} from './fixtures/bad-input/index.js';
 import {
   expectBaseline,
   expectProblem,
@@ -30,7 +30,7 @@ import {
   recordingLogger,
   requestHead,
   settle,
-} from './helpers.js';
+} from './helpers/raw.js';
 
 const BOUNDARY = '----shipshapeBoundary7MA4YWxkTrZu0gW';
 const multipartType = `multipart/form-data; boundary=${BOUNDARY}`;

@@ -1,9 +1,9 @@
 import type { Express, Request, Response } from 'express';
 import Joi from 'joi';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { describeEachExpress, type Listening, listen } from '../../../../test/helpers/index.js';
-import { errorHandler, jsonBody, validate, validated } from '../../src/index.js';
-import { recordingLogger } from './helpers.js';
+import { describeEachExpress, type Listening, listen } from '../../../test/helpers/index.js';
+import { errorHandler, jsonBody, validate, validated } from '../src/index.js';
+import { recordingLogger } from './helpers/raw.js';
 
 describeEachExpress('validate', (express) => {
   let server: Listening;

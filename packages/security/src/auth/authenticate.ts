@@ -11,6 +11,7 @@ import {
   resolveProduction,
 } from '../edge.js';
 import { type IpBlockStore, memoryIpStore } from '../ip-store.js';
+import { optionError } from '../options.js';
 import { type ProblemDetails, SecurityError } from '../problem.js';
 import type { LimitHitSink } from '../rate-limit.js';
 import { emitSecurityEvent, type SecurityLogger } from '../types.js';
@@ -102,7 +103,7 @@ type Outcome =
   | { readonly kind: 'refused'; readonly error: SecurityError };
 
 function fail(option: string, want: string, got: unknown): never {
-  throw new Error(
+  throw optionError(
     `@shipshape/security: authenticate "${option}" must be ${want}, got ${describeValue(got)}`,
   );
 }
@@ -519,7 +520,7 @@ export function authenticate(options: AuthenticateOptions): Authenticator {
       list.length === 0 ||
       !list.every((r) => typeof r === 'string' && r !== '')
     )
-      throw new Error(
+      throw optionError(
         `@shipshape/security: ${where} needs one or more role names, got ${describeValue(roles)}`,
       );
     return list;
@@ -599,7 +600,7 @@ export function authenticate(options: AuthenticateOptions): Authenticator {
 export function requireRole(...roles: (string | readonly string[])[]): RequestHandler {
   const needed = roles.flat();
   if (needed.length === 0 || !needed.every((r) => typeof r === 'string' && r !== ''))
-    throw new Error(
+    throw optionError(
       `@shipshape/security: requireRole needs one or more role names, got ${describeValue(roles)}`,
     );
   return function requireRoleMiddleware(req: Request, res: Response, next: NextFunction): void {
@@ -651,7 +652,7 @@ export interface AuditLogOptions {
  */
 export function auditLog(options: AuditLogOptions): RequestHandler {
   if (typeof options?.logger?.warn !== 'function')
-    throw new Error(
+    throw optionError(
       `@shipshape/security: auditLog "logger" must be a logger, got ${describeValue(options?.logger)}`,
     );
   const { logger, details } = options;
@@ -722,19 +723,19 @@ export function guardHealth(options: GuardHealthOptions): {
   const warner = createWarner(options?.logger, options?.warnings);
   const authenticator = options?.authenticator;
   if (typeof authenticator?.guard !== 'function')
-    throw new Error(
+    throw optionError(
       `@shipshape/security: guardHealth "authenticator" must be an authenticate() instance, got ${describeValue(authenticator)}`,
     );
   const production = resolveProduction(options.production);
   const metrics = options.metrics ?? (production ? 'protected' : 'open');
   if (metrics !== 'protected' && metrics !== 'open')
-    throw new Error(
+    throw optionError(
       `@shipshape/security: guardHealth "metrics" must be 'protected' or 'open', got ${describeValue(metrics)}`,
     );
   const metricsPath = options.metricsPath ?? '/metrics';
   const tokens = (options.scrapeTokens ?? []).map((token) => {
     if (typeof token !== 'string' || token.length < 16)
-      throw new Error(
+      throw optionError(
         '@shipshape/security: guardHealth "scrapeTokens" must be strings of at least 16 characters',
       );
     return createHash('sha256').update(`Bearer ${token}`).digest();

@@ -13,6 +13,7 @@ import {
   type KeyObject,
 } from 'jose';
 import { describeValue, isPositiveInteger } from '../edge.js';
+import { optionError } from '../options.js';
 import { bearerToken } from './keys.js';
 import type { CredentialCheck, CredentialSource } from './types.js';
 
@@ -62,7 +63,7 @@ const knownOptions: { readonly [K in keyof Required<JwtBearerOptions>]: true } =
 };
 
 function fail(option: string, want: string, got: unknown): never {
-  throw new Error(
+  throw optionError(
     `@shipshape/security: jwtBearer "${option}" must be ${want}, got ${describeValue(got)}`,
   );
 }

@@ -1,13 +1,14 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { describeValue } from '../edge.js';
+import { optionError } from '../options.js';
 import type { ApiKeyStore, CredentialCheck, CredentialSource, StoredApiKey } from './types.js';
 
 const KEY_FORMAT = /^([a-z][a-z0-9]{0,15})_([0-9a-f]{8,16})_([A-Za-z0-9_-]{32,})$/;
 const HASH_FORMAT = /^sha256:[0-9a-f]{64}$/;
 
 function fail(where: string, option: string, want: string, got: unknown): never {
-  throw new Error(
+  throw optionError(
     `@shipshape/security: ${where} "${option}" must be ${want}, got ${describeValue(got)}`,
   );
 }

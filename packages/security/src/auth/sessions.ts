@@ -2,6 +2,7 @@ import { createHash, createHmac, randomBytes, timingSafeEqual } from 'node:crypt
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { guardErrors } from '../connection.js';
 import { describeValue, isPositiveInteger, resolveProduction } from '../edge.js';
+import { optionError } from '../options.js';
 import type { RedisCommandClient, SecurityLogger } from '../types.js';
 import { createWarner, type WarningsOption, warnUnknownOptions } from '../warnings.js';
 import type {
@@ -108,12 +109,12 @@ export function redisSessionStore(
   options: RedisSessionStoreOptions = {},
 ): SessionStore {
   if (!client || typeof client.sendCommand !== 'function')
-    throw new Error(
+    throw optionError(
       `@shipshape/security: redisSessionStore needs a client with sendCommand(args: string[]) (node-redis v4+), got ${describeValue(client)}`,
     );
   const prefix = options.prefix ?? 'shipshape:sess:';
   if (typeof prefix !== 'string')
-    throw new Error(
+    throw optionError(
       `@shipshape/security: redisSessionStore "prefix" must be a string, got ${describeValue(prefix)}`,
     );
   let release = guardErrors(client);
@@ -166,13 +167,13 @@ const storeKey = (sid: string) => createHash('sha256').update(sid).digest('base6
  */
 export function cookieSessions(options: CookieSessionsOptions): CookieSessions {
   if (typeof options !== 'object' || options === null)
-    throw new Error(
+    throw optionError(
       `@shipshape/security: cookieSessions needs options with "secret", got ${describeValue(options)}`,
     );
   const warner = createWarner(options.logger, options.warnings);
   warnUnknownOptions(warner, 'cookieSessions', options, knownOptions);
   const fail = (option: string, want: string, got: unknown): never => {
-    throw new Error(
+    throw optionError(
       `@shipshape/security: cookieSessions "${option}" must be ${want}, got ${describeValue(got)}`,
     );
   };
@@ -182,7 +183,7 @@ export function cookieSessions(options: CookieSessionsOptions): CookieSessions {
     secrets.length === 0 ||
     !secrets.every((s) => typeof s === 'string' && s.length >= 32)
   )
-    throw new Error(
+    throw optionError(
       `@shipshape/security: cookieSessions "secret" must be a string (or list of strings) of at least 32 random characters, got ${options.secret === undefined ? 'nothing' : 'a value that is too short or not a string'}`,
     );
   const production = resolveProduction(options.production);

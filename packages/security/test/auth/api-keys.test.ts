@@ -9,7 +9,7 @@ import {
   memoryKeyStore,
 } from '../../src/auth/keys.js';
 import { ipFilter } from '../../src/ip-filter.js';
-import { captureLogger, send } from '../part1/helpers.js';
+import { captureLogger, send } from '../helpers/http.js';
 import { appWith, whoAmI } from './helpers.js';
 
 const roleInheritance = { admin: ['uploader'], uploader: ['analyst'], analyst: ['viewer'] };

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { describeEachExpress, listen } from '../../../../test/helpers/index.js';
 import { authenticate, requireRole } from '../../src/auth/authenticate.js';
 import { jwtBearer } from '../../src/auth/jwt.js';
-import { send } from '../part1/helpers.js';
+import { send } from '../helpers/http.js';
 import { appWith, whoAmI } from './helpers.js';
 
 const ISSUER = 'https://idp.example.test/realms/glass';

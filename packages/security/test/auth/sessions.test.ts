@@ -12,7 +12,7 @@ import { apiKeys, createApiKey, memoryKeyStore } from '../../src/auth/keys.js';
 import { cookieSessions, redisSessionStore } from '../../src/auth/sessions.js';
 import type { SessionStore } from '../../src/auth/types.js';
 import { csrf } from '../../src/csrf.js';
-import { captureLogger, send, uniquePrefix } from '../part1/helpers.js';
+import { captureLogger, send, uniquePrefix } from '../helpers/http.js';
 import { appWith, cookieOf, sleep, whoAmI } from './helpers.js';
 
 const SECRET = 'a-session-secret-that-is-long-enough-0123456789';
