@@ -1,80 +1,157 @@
 #!/usr/bin/env node
 // Instructions per request, counted by valgrind (callgrind): repeatable on a loaded machine, where
-// time is not. Each configuration's server runs under valgrind in its own process; a keep-alive
-// client in this process (not under valgrind) sends a warm-up and then either SHORT or LONG more
+// time is not. Each configuration runs in its own `node --single-threaded` process under valgrind,
+// in process and without sockets (inproc.mjs: real IncomingMessage/ServerResponse pairs through
+// the Express app, finishing into a sink stream), a warm-up and then SHORT or LONG more
 // requests; per request = (instructions of the LONG run − of the SHORT run) ÷ (LONG − SHORT), which
-// cancels start-up, warm-up and shutdown. Server-side only.
-// Usage: node bench/overhead/instructions.mjs bare,full,hand,accessLog
-//   BENCH_WARMUP (3000), BENCH_SHORT (500), BENCH_LONG (2500), BENCH_CONNECTIONS (8),
-//   BENCH_LIFECYCLE=1 (full: harden()'s lifecycle owns the server), BENCH_PATH (/)
+// cancels start-up, warm-up and exit. Sockets and syscalls are left out (the same for every
+// configuration); what remains is JavaScript and V8's work, GC included.
+//
+// Usage: node bench/overhead/instructions.mjs bare,full,full-api,pair,hand
+//   `before:<name>` builds it from BENCH_BEFORE (see snapshot-before.mjs).
+//   BENCH_WARMUP (4000), BENCH_SHORT (1000), BENCH_LONG (4000), BENCH_REPEAT (1)
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openClient } from './ab.mjs';
+import { request, settle } from './inproc.mjs';
 
-const names = (process.argv[2] ?? 'bare,full').split(',');
-const WARMUP = Number(process.env.BENCH_WARMUP ?? 3000);
-const SHORT = Number(process.env.BENCH_SHORT ?? 500);
-const LONG = Number(process.env.BENCH_LONG ?? 2500);
-const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 8);
-const PATH = process.env.BENCH_PATH ?? '/';
-const modules = {
-  bare: './servers/bare.mjs',
-  full: './servers/shipshape-full.mjs',
-  hand: './servers/hand-assembled.mjs',
-};
+const WARMUP = Number(process.env.BENCH_WARMUP ?? 4000);
+const SHORT = Number(process.env.BENCH_SHORT ?? 1000);
+const LONG = Number(process.env.BENCH_LONG ?? 4000);
+const REPEAT = Number(process.env.BENCH_REPEAT ?? 1);
 
-async function count(name, requests) {
-  const out = join(tmpdir(), `shipshape-cg-${process.pid}-${name}-${requests}.out`);
-  const module = new URL(modules[name] ?? './servers/single.mjs', import.meta.url).href;
-  const child = spawn(
+/** Builds one configuration's app from the packages under `root` (this repo's or a snapshot's). */
+async function build(name, root) {
+  const pkg = (p) => import(`${root}/node_modules/${p}`);
+  const express = (await pkg('express/index.js')).default;
+  const { mkdtempSync } = await import('node:fs');
+  const dir = mkdtempSync(join(tmpdir(), 'shipshape-cg-logs-'));
+  const app = express();
+  const route = () =>
+    app.get('/api/items/:id', (req, res) => {
+      res.json({ id: req.params.id });
+    });
+  if (name === 'bare') {
+    route();
+    return app;
+  }
+  if (name === 'full' || name === 'full-api') {
+    const { harden } = await pkg('shipshape/dist/index.js');
+    const service = harden(app, {
+      env: 'production',
+      service: 'bench',
+      logger: { console: false, files: { dir } },
+      trustProxy: 'loopback',
+      rateLimit: { limit: 1e9, windowMs: 60_000, onStoreError: 'allow' },
+      ...(name === 'full-api' ? { securityHeaders: { profile: 'api' } } : {}),
+      lifecycle: false,
+      startupReport: false,
+    });
+    route();
+    service.finish();
+    return app;
+  }
+  if (name === 'pair') {
+    const { accessLog, createLogger, requestContext } = await pkg(
+      '@shipshape/logger/dist/index.js',
+    );
+    const logger = createLogger({ console: false, files: { dir } });
+    app.use(requestContext());
+    app.use(accessLog(logger));
+    route();
+    return app;
+  }
+  if (name === 'hand') {
+    // The run.mjs server (its route is `/`), with the same route as the others.
+    const hand = await import(new URL('./servers/hand-assembled.mjs', import.meta.url).href);
+    const handApp = await hand.default();
+    handApp.get('/api/items/:id', (req, res) => {
+      res.json({ id: req.params.id });
+    });
+    return handApp;
+  }
+  throw new Error(`unknown configuration ${name}`);
+}
+
+async function child(label, requests) {
+  const before = label.startsWith('before:');
+  const name = before ? label.slice(7) : label;
+  const root = before ? process.env.BENCH_BEFORE : new URL('../..', import.meta.url).pathname;
+  const app = await build(name, root);
+  // In chunks, so timers (log batches) and promise callbacks run between them as in a server.
+  // A configuration that answers anything but a finished 200 fails the count (exit code 2).
+  const run = async (n) => {
+    for (let done = 0; done < n; done += 100) {
+      const batch = [];
+      for (let i = 0; i < Math.min(100, n - done); i++) batch.push(request(app));
+      await settle();
+      if (batch.some((res) => res.statusCode !== 200 || !res.writableFinished)) process.exit(2);
+    }
+  };
+  await run(WARMUP);
+  await run(requests);
+  process.exit(0);
+}
+
+async function count(label, requests) {
+  const out = join(
+    tmpdir(),
+    `shipshape-cg-${process.pid}-${label.replace(/\W/g, '_')}-${requests}.out`,
+  );
+  const proc = spawn(
     'valgrind',
     [
       '--tool=callgrind',
       `--callgrind-out-file=${out}`,
       '--dump-line=no',
       process.execPath,
-      new URL('./host.mjs', import.meta.url).pathname,
-      module,
+      '--single-threaded',
+      new URL(import.meta.url).pathname,
+      '--child',
+      label,
+      String(requests),
     ],
-    {
-      env: { ...process.env, NODE_ENV: 'production', BENCH_PART: name },
-      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
-    },
+    { env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'ignore', 'ignore'] },
   );
-  const [{ port }] = await once(child, 'message');
-  const client = openClient(port, CONNECTIONS, PATH);
-  let non2xx = await client.run(WARMUP);
-  non2xx += await client.run(requests);
-  client.close();
-  child.send({ type: 'stop' });
-  await once(child, 'exit');
+  const [code] = await once(proc, 'exit');
+  if (code !== 0) throw new Error(`${label}: exited with ${code}`);
   const text = await readFile(out, 'utf8');
   await rm(out, { force: true });
   const totals = /^(?:totals|summary): (\d+)/m.exec(text);
   if (!totals) throw new Error(`no totals in ${out}`);
-  if (non2xx > 0) throw new Error(`${name}: ${non2xx} non-2xx responses`);
   return Number(totals[1]);
 }
 
-const rows = [];
-for (const name of names) {
-  const short = await count(name, SHORT);
-  const long = await count(name, LONG);
-  const perRequest = (long - short) / (LONG - SHORT);
-  rows.push({ name, perRequest });
-  process.stderr.write(`${name}: ${Math.round(perRequest)} instructions/request\n`);
-}
-const base = rows[0].perRequest;
-console.log(
-  `\n\`node bench/overhead/instructions.mjs ${names.join(',')}\` — callgrind, server process only, (${LONG} − ${SHORT}) requests after ${WARMUP} warm-up, ${CONNECTIONS} connections, GET ${PATH}${process.env.BENCH_LIFECYCLE === '1' ? ', lifecycle on' : ''}.\n`,
-);
-console.log(
-  `| configuration | instructions/request | over ${names[0]} | ${names[0]} ÷ this |\n|---|---:|---:|---:|`,
-);
-for (const r of rows)
+if (process.argv[2] === '--child') {
+  await child(process.argv[3], Number(process.argv[4]));
+} else {
+  const names = (process.argv[2] ?? 'bare,full').split(',');
+  const rows = [];
+  for (const name of names) {
+    const runs = [];
+    for (let r = 0; r < REPEAT; r++) {
+      const [short, long] = await Promise.all([count(name, SHORT), count(name, LONG)]);
+      runs.push((long - short) / (LONG - SHORT));
+    }
+    rows.push({ name, runs });
+    process.stderr.write(
+      `${name}: ${runs.map((x) => Math.round(x)).join(', ')} instructions/request\n`,
+    );
+  }
+  const mid = (xs) => [...xs].sort((a, b) => a - b)[xs.length >> 1];
+  const base = mid(rows[0].runs);
   console.log(
-    `| ${r.name} | ${Math.round(r.perRequest)} | ${Math.round(r.perRequest - base)} | ${(base / r.perRequest).toFixed(3)} |`,
+    `\n\`node bench/overhead/instructions.mjs ${names.join(',')}\` — callgrind, in process without sockets, (${LONG} − ${SHORT}) requests after ${WARMUP}, GET /api/items/42, ${REPEAT} run(s) each.\n`,
   );
+  console.log(
+    `| configuration | instructions/request | over ${names[0]} | ${names[0]} ÷ this | runs |\n|---|---:|---:|---:|---|`,
+  );
+  for (const r of rows) {
+    const m = mid(r.runs);
+    console.log(
+      `| ${r.name} | ${Math.round(m)} | ${Math.round(m - base)} | ${(base / m).toFixed(3)} | ${r.runs.map((x) => Math.round(x)).join(', ')} |`,
+    );
+  }
+}

@@ -1,16 +1,15 @@
 #!/usr/bin/env node
 // In-process A/B of single middlewares, old build against new, through a real Express 5 app and
 // without sockets (as bench/health/middleware-cost.mjs): each request is a real IncomingMessage /
-// ServerResponse pair handed to the app, `close` emitted by hand after end(). Configurations
+// ServerResponse pair handed to the app, finishing into a sink stream (inproc.mjs). Configurations
 // alternate in small blocks many times over; process CPU time per request, medians. No sockets,
 // so the differences are the middleware's own (the absolute figures are far below a server's).
 //
 // Usage: BENCH_BEFORE=/tmp/before node bench/overhead/parts-ab.mjs headers,rateLimit,context,pair
 //   (BENCH_BLOCKS, BENCH_PER_BLOCK). BENCH_BEFORE holds an earlier build: see snapshot-before.mjs.
-import { IncomingMessage, ServerResponse } from 'node:http';
-import { Socket } from 'node:net';
 import express from 'express';
 import { median } from '../lib.mjs';
+import { request, settle } from './inproc.mjs';
 
 const BLOCKS = Number(process.env.BENCH_BLOCKS ?? 200);
 const PER_BLOCK = Number(process.env.BENCH_PER_BLOCK ?? 300);
@@ -54,18 +53,6 @@ const app = (handlers) => {
   return a;
 };
 
-const socket = new Socket();
-function once(handler) {
-  const req = new IncomingMessage(socket);
-  req.method = 'GET';
-  req.url = '/api/items/42';
-  req.headers = { host: 'bench', accept: 'application/json', 'user-agent': 'bench' };
-  req.complete = true;
-  const res = new ServerResponse(req);
-  handler(req, res);
-  res.emit('close');
-}
-
 const configs = [{ name: 'bare', handler: app([]) }];
 for (const n of names)
   for (const side of ['old', 'new'])
@@ -75,9 +62,9 @@ for (let b = 0; b < BLOCKS + 20; b++) {
   for (let i = 0; i < configs.length; i++) {
     const c = configs[(b + i) % configs.length];
     const start = process.cpuUsage();
-    for (let r = 0; r < PER_BLOCK; r++) once(c.handler);
-    // express-rate-limit finishes a request in promise callbacks: let them run inside the block.
-    await new Promise((resolve) => setImmediate(resolve));
+    for (let r = 0; r < PER_BLOCK; r++) request(c.handler);
+    // Responses finish, and express-rate-limit's promise callbacks run, inside the block.
+    await settle();
     const used = process.cpuUsage(start);
     if (b >= 20) samples.get(c.name).push((used.user + used.system) / PER_BLOCK);
   }

@@ -1,14 +1,12 @@
 #!/usr/bin/env node
 // What each part costs inside harden()'s full stack: harden() with every part on against the
-// same with one part off, in process and without sockets (as parts-ab.mjs), blocks interleaved,
-// process CPU µs per request, medians. Without a socket a response never finishes, so the access
-// line and the metric record it as aborted (499): the same work as a finished one.
+// same with one part off, in process and without sockets (inproc.mjs, as parts-ab.mjs), blocks
+// interleaved, process CPU µs per request, medians.
 // Usage: node bench/overhead/parts-in-full.mjs   (BENCH_BLOCKS, BENCH_PER_BLOCK)
-import { IncomingMessage, ServerResponse } from 'node:http';
-import { Socket } from 'node:net';
 import express from 'express';
 import { harden } from 'shipshape';
 import { median } from '../lib.mjs';
+import { request, settle } from './inproc.mjs';
 import { LIMIT, logDir } from './servers/shared.mjs';
 
 const BLOCKS = Number(process.env.BENCH_BLOCKS ?? 200);
@@ -60,25 +58,14 @@ const configs = [
   { name: "full, headers profile 'api'", app: build([], { securityHeaders: { profile: 'api' } }) },
 ];
 
-const socket = new Socket();
-socket.remoteAddress; // (unconnected: undefined; the stack falls back as for a closed socket)
-function once(app) {
-  const req = new IncomingMessage(socket);
-  req.method = 'GET';
-  req.url = '/api/items/42';
-  req.headers = { host: 'bench', accept: 'application/json', 'user-agent': 'bench' };
-  req.complete = true;
-  const res = new ServerResponse(req);
-  app(req, res);
-  res.emit('close');
-}
-
 const samples = new Map(configs.map((c) => [c.name, []]));
 for (let b = 0; b < BLOCKS + 20; b++) {
   for (let i = 0; i < configs.length; i++) {
     const c = configs[(b + i) % configs.length];
     const start = process.cpuUsage();
-    for (let r = 0; r < PER_BLOCK; r++) once(c.app);
+    for (let r = 0; r < PER_BLOCK; r++) request(c.app);
+    // The responses finish (and their access lines and metrics are recorded) inside the block.
+    await settle();
     const used = process.cpuUsage(start);
     if (b >= 20) samples.get(c.name).push((used.user + used.system) / PER_BLOCK);
   }
