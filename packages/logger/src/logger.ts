@@ -6,7 +6,7 @@ import winston from 'winston';
 import Transport from 'winston-transport';
 import { storage } from './context.js';
 import { type FileStreamName, StreamFileTransport } from './files.js';
-import { invalidOption, UNKNOWN_OPTION, unknownOptions } from './options.js';
+import { invalidOption, UNKNOWN_OPTION, unknownOptions, warnUnknownOptions } from './options.js';
 import { renderPretty } from './pretty.js';
 import { buildRedactorConfig, type RedactorConfig, Sanitizer } from './serialize.js';
 import { PRESERIALIZED, RECORD, STREAM } from './symbols.js';
@@ -58,6 +58,9 @@ const knownFileOptions: { [K in keyof Required<LogFilesOptions>]: true } = {
   datePattern: true,
   utc: true,
 };
+
+const knownSetLevelOptions: { [K in keyof Required<SetLevelOptions>]: true } = { ttlMs: true };
+const knownFlushOptions: { [K in keyof Required<FlushOptions>]: true } = { timeoutMs: true };
 
 type Info = Record<string | symbol, unknown> & { level: string; message?: unknown };
 
@@ -418,6 +421,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     setLevel(next: LogLevel, opts: SetLevelOptions = {}): LevelState {
       if (!isLevel(next))
         fail(`setLevel level must be one of ${LEVEL_LIST}, got ${JSON.stringify(next)}`);
+      if (typeof opts !== 'object' || opts === null)
+        fail(`setLevel options must be an object, got ${String(opts)}`);
+      // A typo such as { ttl } would otherwise make a temporary change permanent, silently.
+      warnUnknownOptions('setLevel', opts, knownSetLevelOptions, logger);
       const ttlMs = opts.ttlMs;
       if (ttlMs !== undefined && (!Number.isInteger(ttlMs) || ttlMs <= 0 || ttlMs > 2 ** 31 - 1))
         fail(`setLevel "ttlMs" must be a positive integer of milliseconds, got ${String(ttlMs)}`);
@@ -442,10 +449,12 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     },
     levelState,
     async flush(opts: FlushOptions = {}): Promise<void> {
+      warnUnknownOptions('flush', opts, knownFlushOptions, logger);
       await waitUntil(drained, opts.timeoutMs ?? 10_000, describePending);
     },
     close(opts: FlushOptions = {}): Promise<void> {
       if (closing) return closing;
+      warnUnknownOptions('close', opts, knownFlushOptions, logger);
       closing = (async () => {
         if (revertTimer) clearTimeout(revertTimer);
         const timeoutMs = opts.timeoutMs ?? 10_000;

@@ -110,6 +110,26 @@ const table: {
     message: /files "maxFiles" must be a positive integer, got 0/,
   },
   {
+    factory: 'createLogger',
+    // createTestLogger passes its options to createLogger: same policy, same channel.
+    setup: (): Run => {
+      let made: TestLogger | undefined;
+      return {
+        call: (extra) => {
+          made = createTestLogger(extra as never);
+          open.push(made.logger);
+          return made;
+        },
+        warnings: () =>
+          (made?.records ?? [])
+            .filter((r) => r.level === 'warn')
+            .map((r) => [r.message, (r as { code?: unknown }).code]),
+      };
+    },
+    invalid: { maxStringLength: 3 },
+    message: /"maxStringLength" must be an integer of at least 16, got 3/,
+  },
+  {
     factory: 'requestContext',
     setup: viaEmitWarning((extra) => requestContext(extra as never)),
     invalid: { header: 'bad header' },
@@ -162,7 +182,23 @@ describe.each(table)('$factory', ({ factory, setup, invalid, message }) => {
   });
 });
 
-describe('setLevel', () => {
+describe('setLevel, flush and close', () => {
+  it('an unknown option is one coded warning through the logger (a typo must not make a change permanent unnoticed)', async () => {
+    const test = createTestLogger({ level: 'info' });
+    open.push(test.logger);
+    test.logger.setLevel('debug', { ttl: 60_000 } as never);
+    await test.logger.flush({ timeout: 5000 } as never);
+    const warnings = test.records
+      .filter((r) => (r as { code?: unknown }).code === UNKNOWN)
+      .map((r) => r.message);
+    expect(warnings).toEqual([
+      expect.stringContaining('setLevel ignores unknown option "ttl"; known options are ttlMs'),
+      expect.stringContaining(
+        'flush ignores unknown option "timeout"; known options are timeoutMs',
+      ),
+    ]);
+  });
+
   it('an invalid level is a TypeError with a code', () => {
     const { logger } = createTestLogger();
     open.push(logger);
