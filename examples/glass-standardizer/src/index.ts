@@ -50,8 +50,8 @@ export {
   type ProcessJob,
   type ProcessOptions,
   type ProgressEvent,
-  processDataset,
 } from './pipeline.js';
+export { processDataset } from './processing/process-dataset.js';
 export {
   createPostgresStorage,
   type PgPoolLike,

@@ -2,14 +2,9 @@ import { stat } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { planColumns } from './domain/column-plan.js';
 import { CubeBuilder } from './domain/cube.js';
-import { assertDatasetFields } from './domain/dataset-fields.js';
 import { firstIsolatePass } from './domain/first-isolates.js';
 import { buildHeaderIndex, buildResultIndex, resolveHeaders } from './domain/normalize.js';
-import {
-  type ProcessConfig,
-  type ProcessOptions,
-  resolveProcessOptions,
-} from './domain/process-options.js';
+import type { ProcessConfig } from './domain/process-options.js';
 import { QualityAccumulator } from './domain/quality.js';
 import { RIS_RULE_CODES } from './domain/quality-rules.js';
 import { REQUIRED_COLUMNS } from './domain/reference.js';
@@ -27,7 +22,7 @@ import {
   rowStandardizer,
 } from './domain/row-standardizer.js';
 import { type Encoding, InputError, openRecords, type SourceRecord } from './io/input.js';
-import { asStorageError, storageFault } from './storage/errors.js';
+import type { DatasetOutcome } from './processing/dataset-status.js';
 import type {
   DatasetCounts,
   DatasetRecord,
@@ -87,72 +82,26 @@ function emptyCounts(): DatasetCounts {
   };
 }
 
-/**
- * Standardizes one uploaded file into the dataset: streams rows, stores isolates in batches,
- * computes first isolates, RIS/SAMPLE, the quality report and the analytics cube. Resolves with the
- * final dataset record (status done, failed or interrupted); rejects with a `StorageError` when the
- * storage becomes unavailable (the dataset is left `processing` for the caller to retry), and when
- * the storage fails while recording a failure.
- */
-export async function processDataset(
-  job: ProcessJob,
-  storage: GlassStorage,
-  options: ProcessOptions = {},
-  hooks: ProcessHooks = {},
-): Promise<DatasetRecord> {
-  const config = resolveProcessOptions(options);
-  const dataset = await storage.getDataset(job.datasetId);
-  if (!dataset) {
-    throw new Error(
-      `glass-standardizer: processDataset: dataset "${job.datasetId}" does not exist`,
-    );
-  }
-  assertDatasetFields(dataset);
-  const startedAt = new Date().toISOString();
-  await storage.deleteIsolates(dataset.id);
-  await storage.updateDataset(dataset.id, {
-    status: 'processing',
-    progress: 0,
-    startedAt,
-    finishedAt: null,
-    error: null,
-  });
-  try {
-    const outcome = await run(job, dataset, storage, config, hooks);
-    return (await storage.updateDataset(dataset.id, {
-      status: 'done',
-      progress: 100,
-      finishedAt: new Date().toISOString(),
-      ...outcome,
-    })) as DatasetRecord;
-  } catch (err) {
-    const aborted = err instanceof AbortedError || hooks.signal?.aborted === true;
-    const fault = storageFault(err);
-    // The storage went away: nothing can be recorded now. The caller retries the dataset once
-    // the storage answers again (it is still `processing`, so a restart resumes it too).
-    if (fault === 'unavailable' && !aborted) throw asStorageError(err);
-    // A full disk: the partial isolates go first, which frees room to record the failure.
-    await storage.deleteIsolates(dataset.id);
-    return (await storage.updateDataset(dataset.id, {
-      status: aborted ? 'interrupted' : 'failed',
-      finishedAt: new Date().toISOString(),
-      error: aborted
-        ? 'processing was interrupted'
-        : fault === 'full'
-          ? 'the disk under DATA_DIR filled up while the dataset was stored; free space, then upload the file again'
-          : (err as Error).message,
-    })) as DatasetRecord;
-  }
+type Outcome = DatasetOutcome;
+
+/** What `standardize` reports to the one writer of the dataset's status. */
+export interface StandardizeHooks extends ProcessHooks {
+  /** Stores the dataset's progress: while reading (every ~500 ms at most), then 90. */
+  readonly saveProgress: (progress: number) => Promise<unknown>;
 }
 
-type Outcome = Pick<DatasetRecord, 'counts' | 'quality' | 'ris' | 'sample' | 'antibiotics'>;
-
-async function run(
+/**
+ * Standardizes one uploaded file into the (already `processing`) dataset: streams rows, stores
+ * isolates in batches, computes first isolates, RIS/SAMPLE, the quality report and the analytics
+ * cube, and resolves with what the dataset is to store once `done`. It never writes the
+ * dataset's status (see processing/dataset-status.ts).
+ */
+export async function standardize(
   job: ProcessJob,
   dataset: DatasetRecord,
   storage: GlassStorage,
   config: ProcessConfig,
-  hooks: ProcessHooks,
+  hooks: StandardizeHooks,
 ): Promise<Outcome> {
   const { tables } = config;
   const q = new QualityAccumulator();
@@ -281,7 +230,7 @@ async function run(
           rowsRead: counts.rowsRead,
           phase: 'reading',
         });
-        await storage.updateDataset(dataset.id, { progress });
+        await hooks.saveProgress(progress);
       }
     };
 
@@ -323,7 +272,7 @@ async function run(
       rowsRead: counts.rowsRead,
       phase: 'first-isolates',
     });
-    await storage.updateDataset(dataset.id, { progress: 90 });
+    await hooks.saveProgress(90);
 
     const firsts = await firstIsolatePass({
       storage,

@@ -368,7 +368,7 @@ export function datasetsRouter(options: RoutesOptions): Router {
       }
       // The row first, then keep(): when the row cannot be written (storage down, disk full),
       // uploadGuard deletes the unkept file as the error is answered — no file without a dataset.
-      const dataset = await storage.createDataset({
+      const dataset = await processor.create({
         country: body.country,
         year: body.year,
         batchId: body.batchId,

@@ -1,10 +1,10 @@
 // Entry point of a processing worker thread: one dataset per worker (see runner.ts).
 import { parentPort, workerData } from 'node:worker_threads';
-import { processDataset } from '../pipeline.js';
 import { storageFault } from '../storage/errors.js';
 import { openStorage } from '../storage/open.js';
 import { spaceGuard } from '../storage/space.js';
 import type { GlassStorage } from '../types.js';
+import { processDataset } from './process-dataset.js';
 import type { SpaceFloor, WorkerData, WorkerReply } from './runner.js';
 
 /** The storage with a free-space check before every batch that grows the database. */

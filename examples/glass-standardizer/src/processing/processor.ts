@@ -6,7 +6,8 @@ import type { Lifecycle } from '@shipshape/lifecycle';
 import type { GlassMetrics } from '../http/metrics.js';
 import type { ProcessOptions } from '../pipeline.js';
 import { storageFault } from '../storage/errors.js';
-import type { DatasetRecord, GlassStorage } from '../types.js';
+import type { DatasetRecord, GlassStorage, NewDataset } from '../types.js';
+import { datasetStatus } from './dataset-status.js';
 import { inlineRunner, type ProcessRunner } from './runner.js';
 
 interface ProcessorLogger {
@@ -42,6 +43,11 @@ export interface ProcessorOptions {
 }
 
 export interface Processor {
+  /**
+   * Stores a new dataset, `queued`, for an upload stored at `input.uploadPath`; `enqueue` it
+   * once the upload is kept. The processor is the one writer of a dataset's status.
+   */
+  create(input: NewDataset): Promise<DatasetRecord>;
   /** Queues a dataset whose upload is stored; processing runs in the background, one at a time. */
   enqueue(datasetId: string): void;
   /**
@@ -77,6 +83,8 @@ export function createProcessor(options: ProcessorOptions): Processor {
   const leaseMs = options.leaseMs ?? 30_000;
   const retryIntervalMs = options.retryIntervalMs ?? 2000;
   const maxAttempts = options.maxAttempts ?? 5;
+  // The one writer of dataset status and progress (see dataset-status.ts).
+  const transitions = datasetStatus(storage);
   // Who holds a lease: this process, this processor.
   const owner = `${hostname()}:${process.pid}:${randomUUID()}`;
   const queue: string[] = [];
@@ -140,11 +148,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
   }
 
   async function recordFailure(datasetId: string, message: string): Promise<void> {
-    await storage.updateDataset(datasetId, {
-      status: 'failed',
-      finishedAt: new Date().toISOString(),
-      error: message,
-    });
+    await transitions.failed(datasetId, message);
   }
 
   async function runOne(datasetId: string, signal: AbortSignal | undefined): Promise<void> {
@@ -154,11 +158,10 @@ export function createProcessor(options: ProcessorOptions): Processor {
       const dataset = await storage.getDataset(datasetId);
       if (!dataset?.uploadPath) return;
       if (attempts >= maxAttempts) {
-        await storage.updateDataset(datasetId, {
-          status: 'failed',
-          finishedAt: new Date().toISOString(),
-          error: `the storage became unavailable ${attempts} times while this dataset was processed; upload it again`,
-        });
+        await recordFailure(
+          datasetId,
+          `the storage became unavailable ${attempts} times while this dataset was processed; upload it again`,
+        );
         return;
       }
       if (!(await storage.claimDataset(datasetId, owner, leaseMs))) {
@@ -294,6 +297,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
   }
 
   return {
+    create: (input) => transitions.create(input),
     enqueue,
     async resume() {
       const left = await storage.listDatasetsByStatus(['queued', 'processing', 'interrupted']);
@@ -306,8 +310,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       // An interrupted dataset is waiting for its turn again. (One left `processing` may still
       // be running in another instance: its lease decides, and its status stays.)
       for (const d of left)
-        if (d.status === 'interrupted' && ids.includes(d.id))
-          await storage.updateDataset(d.id, { status: 'queued' });
+        if (d.status === 'interrupted' && ids.includes(d.id)) await transitions.queued(d.id);
       for (const id of ids) enqueue(id);
       return ids;
     },
@@ -335,10 +338,7 @@ export function createProcessor(options: ProcessorOptions): Processor {
       clearTimeout(timer);
       const dataset = await storage.getDataset(id);
       if (dataset?.status !== 'processing') return undefined;
-      await storage.updateDataset(id, {
-        status: 'interrupted',
-        error: 'processing was interrupted',
-      });
+      await transitions.interrupted(id, 'processing was interrupted');
       // Released now, while the storage is open: the next start resumes it at once.
       await storage.releaseDataset(id, owner);
       logger.info('dataset left interrupted by the shutdown', { datasetId: id });

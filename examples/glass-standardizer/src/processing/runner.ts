@@ -1,10 +1,11 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import { type ProcessJob, type ProcessOptions, processDataset } from '../pipeline.js';
+import type { ProcessJob, ProcessOptions } from '../pipeline.js';
 import { StorageError, type StorageFault } from '../storage/errors.js';
 import type { StorageDescriptor } from '../storage/open.js';
 import type { DatasetRecord, GlassStorage } from '../types.js';
+import { processDataset } from './process-dataset.js';
 
 /** Runs `processDataset` for one stored upload: in this thread, or in a worker thread. */
 export interface ProcessRunner {
