@@ -85,8 +85,12 @@ describe.skipIf(!redisUp)('redisStore against the real Redis', () => {
   });
 
   it('clear() deletes its own namespace by SCAN and leaves everything else', async () => {
-    const a = make('clear-a');
-    const b = make('clear-b');
+    // 1,500 writes in bursts of 100: a generous command timeout, so a loaded machine does not
+    // turn this test of clear() into one of the 100 ms default (seen: 1,145 timeouts at load 20).
+    const patient = (name: string) =>
+      make(name, { store: redisStore({ client, prefix, commandTimeoutMs: 30_000 }) });
+    const a = patient('clear-a');
+    const b = patient('clear-b');
     const outsider = `${prefix}outsider`;
     await client.set(outsider, 'keep');
     for (let batch = 0; batch < 15; batch++) {
