@@ -1,4 +1,5 @@
 // The OpenAPI 3.1 document of the service's HTTP API, served at /openapi.json.
+import { datasetFieldsJsonSchema } from './domain/dataset-fields.js';
 
 type Schema = Record<string, unknown>;
 
@@ -59,6 +60,9 @@ const analyticsQuery = ['specimen', 'firstIsolate', 'ci', 'minimum'].map((name) 
 
 /** The document; `servers` is left to the client (same origin). */
 export function openApiDocument(version: string): Schema {
+  // The upload's fields as validated (domain/dataset-fields.ts), not a copy of their rules.
+  const uploadFields = datasetFieldsJsonSchema('input');
+  const storedFields = datasetFieldsJsonSchema('stored');
   return {
     openapi: '3.1.0',
     info: {
@@ -104,9 +108,9 @@ export function openApiDocument(version: string): Schema {
             id: { type: 'string', format: 'uuid' },
             status: { enum: ['queued', 'processing', 'done', 'failed', 'interrupted'] },
             progress: { type: 'number', minimum: 0, maximum: 100 },
-            country: { type: 'string', pattern: '^[A-Z]{3}$' },
-            year: { type: 'integer' },
-            batchId: { type: 'string' },
+            country: storedFields.properties.country,
+            year: storedFields.properties.year,
+            batchId: storedFields.properties.batchId,
             owner: { type: ['string', 'null'] },
             counts: { type: ['object', 'null'] },
             quality: { type: ['object', 'null'] },
@@ -261,13 +265,10 @@ export function openApiDocument(version: string): Schema {
               'multipart/form-data': {
                 schema: {
                   type: 'object',
-                  required: ['file', 'country', 'year', 'batchId'],
+                  required: ['file', ...uploadFields.required],
                   properties: {
                     file: { type: 'string', contentMediaType: 'application/octet-stream' },
-                    country: { type: 'string', pattern: '^[A-Za-z]{3}$' },
-                    year: { type: 'integer', minimum: 1990, maximum: 2100 },
-                    batchId: { type: 'string', pattern: '^[A-Za-z0-9._-]{1,64}$' },
-                    dateFormat: { enum: ['DMY', 'MDY', 'YMD'] },
+                    ...uploadFields.properties,
                   },
                 },
               },

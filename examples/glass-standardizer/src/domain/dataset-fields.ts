@@ -46,3 +46,42 @@ export function assertDatasetFields(dataset: {
         `glass-standardizer: dataset "${key}" must be stored normalised (${JSON.stringify(value[key])}), got ${JSON.stringify(fields[key])}`,
       );
 }
+
+interface FieldDescription {
+  type: string;
+  flags?: { presence?: string };
+  rules?: { name: string; args?: { limit?: number; regex?: string; direction?: string } }[];
+  allow?: unknown[];
+}
+
+/**
+ * `datasetFields` as JSON Schema, for the OpenAPI document: derived, so the documented rules are
+ * the validated ones. `input` is what a client may send (a field upper-cased before it is checked
+ * may come in either case); `stored` is the dataset as stored.
+ */
+export function datasetFieldsJsonSchema(form: 'input' | 'stored'): {
+  required: string[];
+  properties: Record<string, Record<string, unknown>>;
+} {
+  const { keys } = datasetFields.describe() as { keys: Record<string, FieldDescription> };
+  const required: string[] = [];
+  const properties: Record<string, Record<string, unknown>> = {};
+  for (const [name, field] of Object.entries(keys)) {
+    if (field.flags?.presence === 'required') required.push(name);
+    const rules = field.rules ?? [];
+    const anyCase = form === 'input' && rules.some((r) => r.name === 'case');
+    const property: Record<string, unknown> = {};
+    if (field.allow) property.enum = field.allow;
+    else property.type = rules.some((r) => r.name === 'integer') ? 'integer' : field.type;
+    for (const rule of rules) {
+      if (rule.name === 'min') property.minimum = rule.args?.limit;
+      if (rule.name === 'max') property.maximum = rule.args?.limit;
+      if (rule.name === 'pattern' && rule.args?.regex) {
+        const source = rule.args.regex.slice(1, rule.args.regex.lastIndexOf('/'));
+        property.pattern = anyCase ? source.replaceAll('[A-Z]', '[A-Za-z]') : source;
+      }
+    }
+    properties[name] = property;
+  }
+  return { required, properties };
+}

@@ -107,6 +107,40 @@ describe('OpenAPI document (/openapi.json)', () => {
     expect(report.entries.some((e) => e.messages.length > 0)).toBe(true);
   });
 
+  it('the upload fields it documents are the ones the route validates', async () => {
+    const post = doc.paths['/api/datasets']?.post as unknown as {
+      requestBody: { content: Record<string, { schema: ObjectSchema }> };
+    };
+    const schema = post.requestBody.content['multipart/form-data']?.schema as ObjectSchema;
+    const props = schema.properties as Record<string, { pattern?: string; minimum?: number }>;
+    expect(schema.required).toEqual(['file', 'country', 'year', 'batchId']);
+    const tiny = { name: 'tiny.csv', bytes: 'patient_id\n' };
+    const fields = (over: Record<string, string>) => ({
+      country: 'KEN',
+      year: '2024',
+      batchId: 'B1',
+      ...over,
+    });
+    // Each value the document allows is accepted (202), each it refuses is refused (400).
+    for (const [over, valid] of [
+      [{ country: 'ken' }, true],
+      [{ country: 'KENY' }, false],
+      [{ batchId: 'a b' }, false],
+      [{ batchId: 'lab-A_2024.1' }, true],
+      [{ year: '1989' }, false],
+    ] as const) {
+      const [[name, value]] = Object.entries(over) as [[string, string]];
+      const documented =
+        name === 'year'
+          ? Number(value) >= (props.year?.minimum ?? 0)
+          : new RegExp(props[name]?.pattern ?? '').test(value);
+      expect(documented, `${name}=${value} in the document`).toBe(valid);
+      const res = await upload(glass.url, tiny, fields(over));
+      await res.arrayBuffer();
+      expect(res.status, `${name}=${value} at the route`).toBe(valid ? 202 : 400);
+    }
+  });
+
   it('every documented GET answers a documented status, for an admin and for nobody', async () => {
     const gets = documented().filter((r) => r.startsWith('GET '));
     expect(gets.length).toBeGreaterThan(15);
