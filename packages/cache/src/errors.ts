@@ -1,8 +1,6 @@
 const PREFIX = '@shipshape/cache';
 
 export type CacheErrorCode =
-  /** Only `cache.metrics(registry)` still throws this; factories throw a `TypeError` with `code: 'SHIPSHAPE_CACHE_INVALID_OPTION'`. */
-  | 'INVALID_OPTION'
   | 'INVALID_KEY'
   | 'INVALID_TTL'
   | 'UNSERIALISABLE_VALUE'

@@ -1,5 +1,5 @@
 import { Counter, Gauge, type Registry } from 'prom-client';
-import { CacheError } from './errors.js';
+import { INVALID_OPTION, invalidOption } from './errors.js';
 import type { Cache, CacheStats } from './types.js';
 
 // The set of caches feeding a registry's metrics lives on the metric object itself, so two
@@ -67,18 +67,17 @@ function ensure<T extends Counter<string> | Gauge<string>>(
 /** Registers (or joins) the cache metrics on `registry`; returns a function that leaves them. */
 export function registerCacheMetrics(registry: Registry, cache: Cache): () => void {
   if (!registry || typeof registry.getSingleMetric !== 'function') {
-    throw new CacheError(
-      'INVALID_OPTION',
-      `cache.metrics(registry) needs a prom-client Registry, got ${typeof registry}`,
-    );
+    throw invalidOption('cache.metrics(registry)', 'registry', registry, 'a prom-client Registry');
   }
   const joined: Map<string, Cache>[] = [];
   const join = (sources: Map<string, Cache>) => {
     const other = sources.get(cache.name);
     if (other && other !== cache) {
-      throw new CacheError(
-        'INVALID_OPTION',
-        `a cache named "${cache.name}" already exports metrics to this registry; give each cache its own name`,
+      throw Object.assign(
+        new TypeError(
+          `@shipshape/cache: a cache named "${cache.name}" already exports metrics to this registry; give each cache its own name`,
+        ),
+        { code: INVALID_OPTION } as const,
       );
     }
     sources.set(cache.name, cache);

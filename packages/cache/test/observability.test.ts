@@ -58,6 +58,12 @@ describe('metrics and health', () => {
     expect(() => createCache({ name: 'dup' }).metrics(registry)).toThrow(
       /a cache named "dup" already exports metrics/,
     );
+    expect(() => createCache({ name: 'dup' }).metrics(registry)).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'SHIPSHAPE_CACHE_INVALID_OPTION' }),
+    );
+    expect(() => createCache({ name: 'other' }).metrics({} as Registry)).toThrow(
+      expect.objectContaining({ name: 'TypeError', code: 'SHIPSHAPE_CACHE_INVALID_OPTION' }),
+    );
     expect(() => createCache({ name: 'dup' }).metrics(new Registry())).not.toThrow();
   });
 
