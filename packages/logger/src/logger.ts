@@ -155,6 +155,21 @@ function waitUntil(check: () => boolean, timeoutMs: number, what: () => string):
   });
 }
 
+// One 'error' listener on process.stdout for every console logger in the process (a listener per
+// logger made the eleventh createLogger() trip MaxListenersExceededWarning on the socket).
+const stdoutWatchers = new Set<(error: Error) => void>();
+const fanOutStdoutError = (error: Error): void => {
+  for (const watcher of stdoutWatchers) watcher(error);
+};
+function watchStdout(watcher: (error: Error) => void): void {
+  if (stdoutWatchers.size === 0) process.stdout.on('error', fanOutStdoutError);
+  stdoutWatchers.add(watcher);
+}
+function unwatchStdout(watcher: (error: Error) => void): void {
+  if (stdoutWatchers.delete(watcher) && stdoutWatchers.size === 0)
+    process.stdout.off('error', fanOutStdoutError);
+}
+
 /**
  * A winston logger with JSON (or pretty) stdout, optional rotated files per stream, redaction,
  * request context on every line, a security stream, runtime level changes and a flush/close that
@@ -339,7 +354,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
   // be an unhandled 'error' event and crash the process.
   logger.on('error', (error: Error) => report(error, 'logger'));
   const onStdoutError = (error: Error) => report(error, 'stdout');
-  if (options.console ?? true) process.stdout.on('error', onStdoutError);
+  if (options.console ?? true) watchStdout(onStdoutError);
 
   let baseLevel: LogLevel = level;
   let revertTimer: NodeJS.Timeout | undefined;
@@ -469,7 +484,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
           () => 'close timed out waiting for log files to be closed',
         );
         await Promise.all(fileTransports.map((t) => t.archivesDone()));
-        process.stdout.off('error', onStdoutError);
+        unwatchStdout(onStdoutError);
       })();
       return closing;
     },

@@ -452,3 +452,19 @@ describe('security stream and levels', () => {
     expect(b.lines.parsed()[0]?.message).toBe('alpha-secret');
   });
 });
+
+describe('createLogger: process.stdout', () => {
+  it('many console loggers share one stdout error listener; each still hears a stdout error', async () => {
+    const before = process.stdout.listenerCount('error');
+    const heard: string[] = [];
+    const loggers = Array.from({ length: 12 }, (_, i) =>
+      createLogger({ onInternalError: (e) => heard.push(`${i}:${e.message}`) }),
+    );
+    expect(process.stdout.listenerCount('error')).toBe(before + 1);
+    process.stdout.emit('error', new Error('EPIPE'));
+    expect(heard).toHaveLength(12);
+    expect(heard[11]).toMatch(/^11:@shipshape\/logger: stdout failed: EPIPE/);
+    await Promise.all(loggers.map((l) => l.close()));
+    expect(process.stdout.listenerCount('error')).toBe(before);
+  });
+});
