@@ -80,13 +80,14 @@ export function warnUnknownKeys(
   known: Readonly<Record<string, true>>,
   logger: HealthLogger | undefined,
 ): void {
-  for (const key of Object.keys(options)) {
-    if (!(key in known)) {
-      const message = `${PKG}: ${where} got an unknown option "${key}" (known: ${Object.keys(known).join(', ')})`;
-      if (logger) logger.warn(message, { code: 'SHIPSHAPE_HEALTH_UNKNOWN_OPTION', option: key });
-      else process.emitWarning(message, { code: 'SHIPSHAPE_HEALTH_UNKNOWN_OPTION' });
-    }
-  }
+  // One warning per call naming every unknown key, as the other packages do.
+  const unknown = Object.keys(options).filter((key) => !(key in known));
+  if (unknown.length === 0) return;
+  const names = unknown.map((key) => `"${key}"`).join(', ');
+  const message = `${PKG}: ${where} ignores unknown option${unknown.length > 1 ? 's' : ''} ${names} (known: ${Object.keys(known).join(', ')})`;
+  const code = 'SHIPSHAPE_HEALTH_UNKNOWN_OPTION';
+  if (logger) logger.warn(message, { code, options: unknown });
+  else process.emitWarning(message, { code });
 }
 
 export { PKG };

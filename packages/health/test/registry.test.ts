@@ -379,12 +379,13 @@ describe('option validation', () => {
     );
   });
 
-  it('warns once per unknown option through the logger', () => {
+  it('warns once per call, naming every unknown option, through the logger', () => {
     const logger = memoryLogger();
-    health({ logger, cacheTTL: 5 } as never);
+    health({ logger, cacheTTL: 5, timeout: 9 } as never);
     const warns = logger.lines.filter((l) => l.meta?.code === 'SHIPSHAPE_HEALTH_UNKNOWN_OPTION');
     expect(warns).toHaveLength(1);
-    expect(warns[0]?.message).toContain('"cacheTTL"');
+    expect(warns[0]?.message).toContain('unknown options "cacheTTL", "timeout"');
+    expect(warns[0]?.meta?.options).toEqual(['cacheTTL', 'timeout']);
   });
 
   it('does not mutate the options it was given', () => {
