@@ -184,11 +184,6 @@ export function cors(options: CorsOptions = {}): CorsMiddleware {
     throw optionError(
       `@shipshape/security: cors "${originOption}" ${given === true ? 'true' : "'*'"} with "credentials: true" would let every site make authenticated requests; list the trusted origins instead (e.g. ["https://app.example.com", "https://*.example.com"])`,
     );
-  if (!any && !explicitNone && decideFn === undefined && rules.length === 0)
-    warner.warn(
-      'SHIPSHAPE_SECURITY_CORS_NO_ORIGINS',
-      'cors has no "origins"; every cross-origin request is refused',
-    );
   const list = (
     option: 'methods' | 'allowedHeaders' | 'exposedHeaders',
     fallback: readonly string[],
@@ -218,6 +213,14 @@ export function cors(options: CorsOptions = {}): CorsMiddleware {
   if (!Number.isInteger(maxAge) || maxAge < 0)
     fail('maxAge', 'a non-negative integer of seconds', maxAge);
   const rejectPreflight = options.rejectUnlistedPreflight ?? true;
+  if (typeof rejectPreflight !== 'boolean')
+    fail('rejectUnlistedPreflight', 'a boolean', rejectPreflight);
+  // Warned only once every option is known to be valid.
+  if (!any && !explicitNone && decideFn === undefined && rules.length === 0)
+    warner.warn(
+      'SHIPSHAPE_SECURITY_CORS_NO_ORIGINS',
+      'cors has no "origins"; every cross-origin request is refused',
+    );
   const logger = options.logger;
 
   const allowed = (origin: string | undefined): boolean =>

@@ -3,7 +3,7 @@ import type { Request } from 'express';
 import { Counter } from 'prom-client';
 import type { MetricsRegistry } from './types.js';
 
-/** Paths never rate limited, IP-filtered by auto-block counting, or CSRF checked by default. */
+/** The one list of probe and scrape paths: `rateLimit` never limits them (its `probePaths` default). */
 export const DEFAULT_PROBE_PATHS: readonly string[] = [
   '/health',
   '/healthz',

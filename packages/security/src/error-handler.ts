@@ -1,4 +1,5 @@
 import type { ErrorRequestHandler, NextFunction, Request, RequestHandler, Response } from 'express';
+import { describeValue } from './edge.js';
 import { optionError } from './options.js';
 import {
   type ProblemFieldError,
@@ -280,7 +281,14 @@ export interface NotFoundOptions {
 
 /** Place after all routes: forwards a 404 `SecurityError` (code `NOT_FOUND`) to `errorHandler`. */
 export function notFound(options: NotFoundOptions = {}): RequestHandler {
+  warnUnknownOptions(createWarner(undefined, undefined), 'notFound', options, {
+    detail: true,
+  } satisfies { readonly [K in keyof Required<NotFoundOptions>]: true });
   const withDetail = options.detail ?? true;
+  if (typeof withDetail !== 'boolean')
+    throw optionError(
+      `@shipshape/security: notFound "detail" must be a boolean, got ${describeValue(withDetail)}`,
+    );
   return function notFoundMiddleware(req: Request, _res: Response, next: NextFunction): void {
     next(
       new SecurityError({

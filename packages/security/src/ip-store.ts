@@ -2,6 +2,7 @@ import { guardErrors } from './connection.js';
 import { describeValue } from './edge.js';
 import { optionError } from './options.js';
 import type { RedisCommandClient } from './types.js';
+import { createWarner, warnUnknownOptions } from './warnings.js';
 
 /** An active block of one client key (an IPv4 address or an IPv6 prefix like `2001:db8::/56`). */
 export interface IpBlock {
@@ -89,6 +90,9 @@ export function redisIpStore(
   client: RedisCommandClient,
   options: RedisIpStoreOptions = {},
 ): IpBlockStore {
+  warnUnknownOptions(createWarner(undefined, undefined), 'redisIpStore', options, {
+    prefix: true,
+  } satisfies { readonly [K in keyof Required<RedisIpStoreOptions>]: true });
   if (!client || typeof client.sendCommand !== 'function')
     throw optionError(
       `@shipshape/security: redisIpStore needs a client with sendCommand(args: string[]) (node-redis v4+), got ${describeValue(client)}`,

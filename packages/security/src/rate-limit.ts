@@ -53,7 +53,8 @@ export interface RateLimitOptions {
   /**
    * When the store fails or does not answer within `storeTimeoutMs`, and while its circuit is
    * open: `'allow'` lets the request through (fail open), `'deny'` answers 503 (fail closed).
-   * @default 'allow' (with warning SHIPSHAPE_SECURITY_STORE_ERROR_POLICY in production)
+   * @default 'allow' (with warning SHIPSHAPE_SECURITY_STORE_ERROR_POLICY in production, for a
+   * store that can fail: not the memory store or another `localKeys` store)
    */
   readonly onStoreError?: 'allow' | 'deny';
   /**
@@ -212,6 +213,9 @@ export function redisRateLimitStore(
   client: RedisCommandClient,
   options: RedisRateLimitStoreOptions = {},
 ): RateLimitStore {
+  warnUnknownOptions(createWarner(undefined, undefined), 'redisRateLimitStore', options, {
+    prefix: true,
+  } satisfies { readonly [K in keyof Required<RedisRateLimitStoreOptions>]: true });
   if (!client || typeof client.sendCommand !== 'function')
     throw optionError(
       `@shipshape/security: redisRateLimitStore needs a client with sendCommand(args: string[]) (node-redis v4+), got ${describeValue(client)}`,
@@ -304,7 +308,10 @@ function createRateLimit(options: RateLimitOptions = {}): RateLimitMiddleware {
 
   const production = resolveProduction(options.production);
   const policy = onStoreError ?? 'allow';
-  if (onStoreError === undefined && production)
+  // Only a store that can fail needs a failure policy: the memory store (and any store that says
+  // it keeps its keys in this process, express-rate-limit's `localKeys`) never does.
+  const storeCanFail = storeOption !== 'memory' && storeOption.localKeys !== true;
+  if (onStoreError === undefined && production && storeCanFail)
     warner.warn(
       'SHIPSHAPE_SECURITY_STORE_ERROR_POLICY',
       `rateLimit "${name}" has no "onStoreError"; it fails open ('allow') when the store is down. Set onStoreError: 'allow' or 'deny' explicitly`,

@@ -25,6 +25,10 @@ export type SecurityEventName =
   | 'signed_in'
   | 'signed_out'
   | 'data_access'
+  | 'validation_failed'
+  | 'body_rejected'
+  | 'upload_rejected'
+  | 'suspicious_input'
   | (string & {});
 
 /**
@@ -44,18 +48,44 @@ export interface RedisCommandClient {
   sendCommand(args: string[]): Promise<unknown>;
 }
 
+/** Events that record normal activity rather than something refused or suspicious. */
+const INFO_EVENTS: ReadonlySet<string> = new Set(['signed_in', 'signed_out', 'data_access']);
+
+function jsonSafe(_key: string, value: unknown): unknown {
+  if (typeof value === 'bigint') return value.toString();
+  if (value instanceof Error) return { name: value.name, message: value.message };
+  return value;
+}
+
+/**
+ * Without a logger, one JSON line per event on stderr (stdout is the app's), so refusals and
+ * attacks are never silent: `{"time":…,"level":"warn","source":"@shipshape/security","event":…,"details":{…}}`.
+ */
+function writeDefaultEvent(event: string, details: Record<string, unknown>): void {
+  // Details stay in their own object: theirs may be called `source` or `level` too.
+  const line = {
+    time: new Date().toISOString(),
+    level: INFO_EVENTS.has(event) ? 'info' : 'warn',
+    source: '@shipshape/security',
+    event,
+    details,
+  };
+  process.stderr.write(`${JSON.stringify(line, jsonSafe)}\n`);
+}
+
 /**
  * Emits a security event: `logger.security(event, details)` when the logger has that channel,
- * else `logger.warn(event, { event, ...details })`. A throwing logger never breaks a request.
+ * else `logger.warn(event, { event, ...details })`; without a logger, one JSON line on stderr.
+ * A throwing logger (or stream) never breaks a request.
  */
 export function emitSecurityEvent(
   logger: SecurityLogger | undefined,
   event: SecurityEventName,
   details: Record<string, unknown> = {},
 ): void {
-  if (!logger) return;
   try {
-    if (typeof logger.security === 'function') logger.security(event, details);
+    if (!logger) writeDefaultEvent(event, details);
+    else if (typeof logger.security === 'function') logger.security(event, details);
     else logger.warn(event, { event, ...details });
   } catch {
     // Logging must never turn a rejected request into a crash.

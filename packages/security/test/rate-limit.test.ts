@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { MemoryStore } from 'express-rate-limit';
 import { Registry } from 'prom-client';
 import { createClient } from 'redis';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
@@ -11,7 +12,12 @@ import {
   startSpareRedis,
 } from '../../../test/helpers/index.js';
 import { securityHeaders } from '../src/headers.js';
-import { type RateLimitOptions, rateLimit, redisRateLimitStore } from '../src/rate-limit.js';
+import {
+  type RateLimitOptions,
+  type RateLimitStore,
+  rateLimit,
+  redisRateLimitStore,
+} from '../src/rate-limit.js';
 import { captureLogger, send, uniquePrefix } from './helpers/http.js';
 
 const redisUp = await serviceAvailable('redis');
@@ -289,21 +295,44 @@ describe('rateLimit options', () => {
     );
   });
 
-  it('warns once in production when onStoreError is not set, never when it is', async () => {
-    const logger = captureLogger();
-    const a = rateLimit({ production: true, logger });
-    const b = rateLimit({ production: true, logger, onStoreError: 'deny' });
-    const c = rateLimit({ production: false, logger });
-    const codes = logger.entries.map((e) => e.meta?.code);
-    expect(codes.filter((c) => c === 'SHIPSHAPE_SECURITY_STORE_ERROR_POLICY')).toHaveLength(1);
+  it('warns in production when onStoreError is not set for a store that can fail, never for the memory store', async () => {
+    // A store that talks to a service: no localKeys (as rate-limit-redis, or any network store).
+    const networkStore = (): RateLimitStore => ({
+      increment: async () => ({ totalHits: 1, resetTime: new Date(Date.now() + 60_000) }),
+      decrement: async () => undefined,
+      resetKey: async () => undefined,
+    });
+    const policyWarnings = (logger: ReturnType<typeof captureLogger>) =>
+      logger.entries.filter((e) => e.meta?.code === 'SHIPSHAPE_SECURITY_STORE_ERROR_POLICY');
+
+    const network = captureLogger();
+    const a = rateLimit({ production: true, logger: network, store: networkStore() });
+    const b = rateLimit({
+      production: true,
+      logger: network,
+      store: networkStore(),
+      onStoreError: 'deny',
+    });
+    const c = rateLimit({ production: false, logger: network, store: networkStore() });
+    expect(policyWarnings(network)).toHaveLength(1);
+    expect(policyWarnings(network)[0]?.message).toMatch(/has no "onStoreError"/);
+
+    // Stores that cannot fail: the default memory store, express-rate-limit's MemoryStore.
+    const local = captureLogger();
+    const d = rateLimit({ production: true, logger: local });
+    const e = rateLimit({ production: true, logger: local, store: 'memory' });
+    const f = rateLimit({ production: true, logger: local, store: new MemoryStore() });
+    expect(policyWarnings(local)).toEqual([]);
+
     const quiet = captureLogger();
-    const d = rateLimit({
+    const g = rateLimit({
       production: true,
       logger: quiet,
+      store: networkStore(),
       warnings: ['SHIPSHAPE_SECURITY_STORE_ERROR_POLICY'],
     });
     expect(quiet.entries).toHaveLength(0);
-    await Promise.all([a.close(), b.close(), c.close(), d.close()]);
+    await Promise.all([a, b, c, d, e, f, g].map((limiter) => limiter.close()));
   });
 });
 

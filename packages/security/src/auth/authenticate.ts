@@ -655,6 +655,12 @@ export function auditLog(options: AuditLogOptions): RequestHandler {
     throw optionError(
       `@shipshape/security: auditLog "logger" must be a logger, got ${describeValue(options?.logger)}`,
     );
+  warnUnknownOptions(createWarner(options.logger, undefined), 'auditLog', options, {
+    logger: true,
+    action: true,
+    event: true,
+    details: true,
+  } satisfies { readonly [K in keyof Required<AuditLogOptions>]: true });
   const { logger, details } = options;
   const event = options.event ?? 'data_access';
   return function auditLogMiddleware(req: Request, res: Response, next: NextFunction): void {
@@ -721,6 +727,16 @@ export function guardHealth(options: GuardHealthOptions): {
   authorizeMetrics: boolean;
 } {
   const warner = createWarner(options?.logger, options?.warnings);
+  warnUnknownOptions(warner, 'guardHealth', options, {
+    authenticator: true,
+    role: true,
+    scrapeTokens: true,
+    metrics: true,
+    metricsPath: true,
+    production: true,
+    logger: true,
+    warnings: true,
+  } satisfies { readonly [K in keyof Required<GuardHealthOptions>]: true });
   const authenticator = options?.authenticator;
   if (typeof authenticator?.guard !== 'function')
     throw optionError(

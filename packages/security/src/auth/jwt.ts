@@ -14,6 +14,7 @@ import {
 } from 'jose';
 import { describeValue, isPositiveInteger } from '../edge.js';
 import { optionError } from '../options.js';
+import { createWarner, warnUnknownOptions } from '../warnings.js';
 import { bearerToken } from './keys.js';
 import type { CredentialCheck, CredentialSource } from './types.js';
 
@@ -93,9 +94,7 @@ type VerifyKey = Parameters<typeof jwtVerify>[1];
 export function jwtBearer(options: JwtBearerOptions): CredentialSource {
   if (typeof options !== 'object' || options === null)
     fail('options', 'an object with "issuer", "audience" and "jwksUrl" or "key"', options);
-  const unknown = Object.keys(options).filter((k) => !(k in knownOptions));
-  if (unknown.length > 0)
-    fail('options', `one of ${Object.keys(knownOptions).join(', ')}`, unknown);
+  warnUnknownOptions(createWarner(undefined, undefined), 'jwtBearer', options, knownOptions);
   if ((options.jwksUrl === undefined) === (options.key === undefined))
     fail('jwksUrl', 'set, or "key" set (exactly one of them)', options.jwksUrl);
   if (!stringList(options.issuer))

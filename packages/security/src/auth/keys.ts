@@ -2,6 +2,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { describeValue } from '../edge.js';
 import { optionError } from '../options.js';
+import { createWarner, warnUnknownOptions } from '../warnings.js';
 import type { ApiKeyStore, CredentialCheck, CredentialSource, StoredApiKey } from './types.js';
 
 const KEY_FORMAT = /^([a-z][a-z0-9]{0,15})_([0-9a-f]{8,16})_([A-Za-z0-9_-]{32,})$/;
@@ -43,6 +44,14 @@ export interface CreateApiKeyOptions {
  * it. Show the key once; keep only the record.
  */
 export function createApiKey(options: CreateApiKeyOptions): { key: string; record: StoredApiKey } {
+  if (typeof options !== 'object' || options === null)
+    fail('createApiKey', 'options', 'an object with "roles"', options);
+  warnUnknownOptions(
+    createWarner(undefined, undefined),
+    'createApiKey',
+    options,
+    knownCreateApiKeyOptions,
+  );
   const prefix = options.prefix ?? 'key';
   if (typeof prefix !== 'string' || !/^[a-z][a-z0-9]{0,15}$/.test(prefix))
     fail(
@@ -119,6 +128,13 @@ export function memoryKeyStore(keys: readonly StoredApiKey[] = []): MemoryKeySto
   };
 }
 
+const knownCreateApiKeyOptions: { readonly [K in keyof Required<CreateApiKeyOptions>]: true } = {
+  prefix: true,
+  roles: true,
+  name: true,
+  expiresAt: true,
+};
+
 export interface ApiKeysOptions {
   /** Where keys are looked up by id. */
   readonly store: ApiKeyStore;
@@ -130,6 +146,12 @@ export interface ApiKeysOptions {
   /** Source name in principals and logs. @default 'apiKey' */
   readonly name?: string;
 }
+
+const knownApiKeysOptions: { readonly [K in keyof Required<ApiKeysOptions>]: true } = {
+  store: true,
+  headers: true,
+  name: true,
+};
 
 /** Reads `Authorization: Bearer <token>` (scheme case-insensitive). */
 export function bearerToken(req: IncomingMessage): string | undefined {
@@ -155,6 +177,7 @@ function digestEquals(expectedHash: string, key: string): boolean {
 export function apiKeys(options: ApiKeysOptions): CredentialSource {
   if (typeof options !== 'object' || options === null)
     fail('apiKeys', 'options', 'an object with "store"', options);
+  warnUnknownOptions(createWarner(undefined, undefined), 'apiKeys', options, knownApiKeysOptions);
   const store = options.store;
   if (typeof store?.get !== 'function') fail('apiKeys', 'store', 'an object with get(id)', store);
   const headers = options.headers ?? ['authorization', 'x-api-key'];

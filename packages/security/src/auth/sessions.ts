@@ -108,6 +108,9 @@ export function redisSessionStore(
   client: RedisCommandClient,
   options: RedisSessionStoreOptions = {},
 ): SessionStore {
+  warnUnknownOptions(createWarner(undefined, undefined), 'redisSessionStore', options, {
+    prefix: true,
+  } satisfies { readonly [K in keyof Required<RedisSessionStoreOptions>]: true });
   if (!client || typeof client.sendCommand !== 'function')
     throw optionError(
       `@shipshape/security: redisSessionStore needs a client with sendCommand(args: string[]) (node-redis v4+), got ${describeValue(client)}`,
