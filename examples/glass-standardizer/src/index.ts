@@ -31,7 +31,14 @@ export {
   risCountFor,
 } from './domain/ris.js';
 export * from './domain/stats.js';
-export { csvCell, csvLine, isolatesCsv, risCsv, sampleCsv } from './io/csv-writer.js';
+export {
+  csvCell,
+  csvLine,
+  isolatesCsv,
+  qualityIssuesCsv,
+  risCsv,
+  sampleCsv,
+} from './io/csv-writer.js';
 export {
   DEFAULT_XLSX_LIMITS,
   type Encoding,

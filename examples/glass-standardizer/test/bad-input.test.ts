@@ -4,13 +4,13 @@ import { Readable } from 'node:stream';
 import ExcelJS from 'exceljs';
 import JSZip from 'jszip';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { qualityIssuesCsv } from '../src/http/routes.js';
 import {
   type DatasetRecord,
   type GlassStorage,
   isolatesCsv,
   openRecords,
   QualityAccumulator,
+  qualityIssuesCsv,
 } from '../src/index.js';
 import { active, collect, entry, type Harness, harness, parseCsv, SAMPLES } from './helpers.js';
 

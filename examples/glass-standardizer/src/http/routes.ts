@@ -5,14 +5,11 @@ import type { Cache } from '@shipshape/cache';
 import { cacheResponse } from '@shipshape/cache';
 import {
   auditLog,
-  csvSafe,
   principalOf,
   type RateLimitMiddleware,
   requireRole,
   SecurityError,
   type SecurityLogger,
-  uploadedFiles,
-  uploadGuard,
   validate,
   validated,
 } from '@shipshape/security';
@@ -21,16 +18,14 @@ import Joi from 'joi';
 import type { Role } from '../auth/roles.js';
 import { antibiogram, GROUP_BY_VALUES, loadCube, resistance } from '../domain/analytics.js';
 import type { AnalyticsCube } from '../domain/cube.js';
-import { datasetFields } from '../domain/dataset-fields.js';
-import { isolatesCsv, risCsv, sampleCsv } from '../io/csv-writer.js';
-import { inspectXlsx } from '../io/zip.js';
+import { isolatesCsv, qualityIssuesCsv, risCsv, sampleCsv } from '../io/csv-writer.js';
 import { isolatesCsvInWorker } from '../processing/exports.js';
 import type { Processor } from '../processing/processor.js';
-import { StorageError } from '../storage/errors.js';
 import type { StorageDescriptor } from '../storage/open.js';
-import { freeBytes } from '../storage/space.js';
 import { inSlices } from '../time-slices.js';
-import type { DatasetRecord, GlassStorage, InputFormat } from '../types.js';
+import type { DatasetRecord, GlassStorage } from '../types.js';
+import { links, summary } from './dataset-summary.js';
+import { uploadDataset } from './upload.js';
 
 export interface RoutesOptions {
   readonly storage: GlassStorage;
@@ -83,47 +78,6 @@ const antibiogramQuery = Joi.object({
   minimum: Joi.number().integer().min(1).max(100_000),
 });
 
-function summary(dataset: DatasetRecord) {
-  return {
-    id: dataset.id,
-    status: dataset.status,
-    progress: dataset.progress,
-    country: dataset.country,
-    year: dataset.year,
-    batchId: dataset.batchId,
-    format: dataset.format,
-    dateFormat: dataset.dateFormat,
-    filename: dataset.filename,
-    createdAt: dataset.createdAt,
-    updatedAt: dataset.updatedAt,
-    startedAt: dataset.startedAt,
-    finishedAt: dataset.finishedAt,
-    error: dataset.error,
-    counts: dataset.counts,
-    quality: dataset.quality
-      ? { ...dataset.quality.summary, blocking: dataset.quality.blocking }
-      : null,
-    antibiotics: dataset.antibiotics,
-    owner: dataset.owner,
-    links: links(dataset.id),
-  };
-}
-
-function links(id: string) {
-  const self = `/api/datasets/${id}`;
-  return {
-    self,
-    quality: `${self}/quality`,
-    isolates: `${self}/isolates.csv`,
-    issues: `${self}/quality/issues.csv`,
-    events: `${self}/events`,
-    ris: `${self}/glass/ris.csv`,
-    sample: `${self}/glass/sample.csv`,
-    resistance: `${self}/resistance`,
-    antibiogram: `${self}/antibiogram`,
-  };
-}
-
 const notFoundError = (id: string) =>
   new SecurityError({ status: 404, code: 'DATASET_NOT_FOUND', detail: `no dataset with id ${id}` });
 
@@ -158,37 +112,6 @@ const CUBES_KEPT = 16;
 /** `<COUNTRY>_<YEAR>_<BATCH>_<what>.csv`, the names GLASS submissions use. */
 export function glassFilename(dataset: DatasetRecord, what: string): string {
   return `${dataset.country}_${dataset.year}_${dataset.batchId}_${what}.csv`;
-}
-
-/**
- * The per-row issue list of a quality report, as CSV (first 50 rows per rule, as recorded): each
- * row with the text of its finding; a finding without rows (or a rule that passed) on one line.
- */
-export function* qualityIssuesCsv(dataset: DatasetRecord): Generator<string> {
-  yield 'row,rule,severity,code,message,rule_count\n';
-  const cell = (v: string | number) => {
-    const text = csvSafe(String(v));
-    return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
-  };
-  const entries = [...(dataset.quality?.entries ?? [])].sort((a, b) => a.rule - b.rule);
-  const lines: { row: number; line: string }[] = [];
-  for (const e of entries) {
-    // Reports stored before entries had `messages` read as one text, the entry's.
-    const messages =
-      e.messages && e.messages.length > 0
-        ? e.messages
-        : [{ message: e.message, count: e.count, rows: e.rows }];
-    for (const m of messages) {
-      const rows = m.rows.length > 0 ? m.rows : [0];
-      for (const row of rows)
-        lines.push({
-          row,
-          line: `${row === 0 ? '' : row},${e.rule},${e.severity},${cell(e.code)},${cell(m.message)},${e.count}\n`,
-        });
-    }
-  }
-  lines.sort((a, b) => a.row - b.row);
-  for (const l of lines) yield l.line;
 }
 
 /** The dataset API (issue 10): uploads, status, quality, GLASS exports and analytics. */
@@ -308,80 +231,11 @@ export function datasetsRouter(options: RoutesOptions): Router {
     return dataset;
   }
 
-  const minFreeBytes = options.minFreeBytes ?? 0;
-  /** Refuses an upload the disk has no room for, before a byte of it is written. */
-  async function roomForUpload(req: Request, _res: Response, next: (err?: unknown) => void) {
-    if (minFreeBytes === 0) return next();
-    const declared = Number(req.headers['content-length'] ?? 0);
-    const free = await freeBytes(options.uploadDir);
-    if (free - (Number.isFinite(declared) ? declared : 0) < minFreeBytes)
-      return next(
-        new StorageError(
-          'full',
-          `${free} bytes free under the data directory; storing this upload would leave less than ${minFreeBytes} (DATA_DIR_MIN_FREE)`,
-        ),
-      );
-    next();
-  }
-
   router.post(
     '/',
     ...access('uploader', 'upload'),
     options.uploadLimiter,
-    roomForUpload,
-    uploadGuard({
-      dir: options.uploadDir,
-      types: ['csv', 'xlsx'],
-      maxFileSize: options.uploadMaxBytes,
-      maxFiles: 1,
-      minFiles: 1,
-      fileFields: ['file'],
-      logger: options.logger,
-    }),
-    validate({ body: datasetFields }, { logger: options.logger }),
-    async (req, res) => {
-      const [file] = uploadedFiles(req);
-      if (!file)
-        throw new SecurityError({
-          status: 400,
-          code: 'FILE_REQUIRED',
-          detail: 'a "file" part is required',
-        });
-      const body = validated<{
-        body: {
-          country: string;
-          year: number;
-          batchId: string;
-          dateFormat?: 'DMY' | 'MDY' | 'YMD';
-        };
-      }>(req).body;
-      // A decompression bomb is refused from the zip's central directory (milliseconds, nothing
-      // inflated) before the dataset exists; uploadGuard then deletes the file.
-      if (file.extension === '.xlsx') {
-        const inspection = await inspectXlsx(file.path);
-        if (!inspection.ok)
-          throw new SecurityError({
-            status: inspection.status,
-            code: inspection.code,
-            detail: inspection.message,
-          });
-      }
-      // The row first, then keep(): when the row cannot be written (storage down, disk full),
-      // uploadGuard deletes the unkept file as the error is answered — no file without a dataset.
-      const dataset = await processor.create({
-        country: body.country,
-        year: body.year,
-        batchId: body.batchId,
-        format: (file.extension === '.xlsx' ? 'xlsx' : 'csv') satisfies InputFormat,
-        dateFormat: body.dateFormat ?? null,
-        filename: file.name,
-        uploadPath: file.path,
-        owner: principalOf(req)?.id ?? null,
-      });
-      file.keep();
-      processor.enqueue(dataset.id);
-      res.status(202).location(`/api/datasets/${dataset.id}`).json(summary(dataset));
-    },
+    ...uploadDataset(options),
   );
 
   router.get(

@@ -82,3 +82,34 @@ export function* sampleCsv(dataset: DatasetRecord): Generator<string> {
   yield csvLine(SAMPLE_HEADER);
   for (const row of dataset.sample ?? []) yield csvLine(SAMPLE_HEADER.map((h) => row[h]));
 }
+
+/**
+ * The per-row issue list of a quality report, as CSV (first 50 rows per rule, as recorded): each
+ * row with the text of its finding; a finding without rows (or a rule that passed) on one line.
+ */
+export function* qualityIssuesCsv(dataset: DatasetRecord): Generator<string> {
+  yield 'row,rule,severity,code,message,rule_count\n';
+  const cell = (v: string | number) => {
+    const text = csvSafe(String(v));
+    return /[",\n\r]/.test(text) ? `"${text.replace(/"/g, '""')}"` : text;
+  };
+  const entries = [...(dataset.quality?.entries ?? [])].sort((a, b) => a.rule - b.rule);
+  const lines: { row: number; line: string }[] = [];
+  for (const e of entries) {
+    // Reports stored before entries had `messages` read as one text, the entry's.
+    const messages =
+      e.messages && e.messages.length > 0
+        ? e.messages
+        : [{ message: e.message, count: e.count, rows: e.rows }];
+    for (const m of messages) {
+      const rows = m.rows.length > 0 ? m.rows : [0];
+      for (const row of rows)
+        lines.push({
+          row,
+          line: `${row === 0 ? '' : row},${e.rule},${e.severity},${cell(e.code)},${cell(m.message)},${e.count}\n`,
+        });
+    }
+  }
+  lines.sort((a, b) => a.row - b.row);
+  for (const l of lines) yield l.line;
+}
