@@ -1,4 +1,5 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
+import { describeValue } from './edge.js';
 import { optionError } from './options.js';
 import { SecurityError } from './problem.js';
 import { emitSecurityEvent, type SecurityLogger } from './types.js';
@@ -118,7 +119,7 @@ export function parseBytes(value: number | string, what: string): number {
     }
   }
   throw optionError(
-    `@shipshape/security: ${what} must be a positive number of bytes or a size like '100kb', got ${JSON.stringify(value)}`,
+    `@shipshape/security: ${what} must be a positive number of bytes or a size like '100kb', got ${describeValue(value)}`,
   );
 }
 
@@ -126,7 +127,7 @@ export function positiveInt(value: unknown, fallback: number, what: string): num
   if (value === undefined) return fallback;
   if (typeof value === 'number' && Number.isSafeInteger(value) && value > 0) return value;
   throw optionError(
-    `@shipshape/security: ${what} must be a positive integer, got ${JSON.stringify(value)}`,
+    `@shipshape/security: ${what} must be a positive integer, got ${describeValue(value)}`,
   );
 }
 
@@ -139,7 +140,7 @@ function oneOf<T extends string>(
   if (value === undefined) return fallback;
   if (allowed.includes(value as T)) return value as T;
   throw optionError(
-    `@shipshape/security: ${what} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(value)}`,
+    `@shipshape/security: ${what} must be one of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describeValue(value)}`,
   );
 }
 
@@ -155,7 +156,7 @@ function typeList(
     !value.every((t) => typeof t === 'string' && /^[a-z0-9.+*-]+\/[a-z0-9.+*-]+$/i.test(t))
   )
     throw optionError(
-      `@shipshape/security: ${what} must be a non-empty array of media types like 'application/json', got ${JSON.stringify(value)}`,
+      `@shipshape/security: ${what} must be a non-empty array of media types like 'application/json', got ${describeValue(value)}`,
     );
   return value.map((t) => t.toLowerCase());
 }

@@ -165,8 +165,12 @@ export function csrf(options: CsrfOptions = {}): CsrfMiddleware {
   if (options.skip !== undefined && typeof options.skip !== 'function')
     fail('skip', 'a function', options.skip);
   const forwarded = options.forwardedHost ?? 'trusted';
-  const headerName = (options.headerName ?? 'x-csrf-token').toLowerCase();
-  if (!/^[a-z0-9-]+$/.test(headerName)) fail('headerName', 'a header name', options.headerName);
+  if (forwarded !== 'trusted' && typeof forwarded !== 'boolean')
+    fail('forwardedHost', "'trusted', true or false", forwarded);
+  const headerNameOption = options.headerName ?? 'x-csrf-token';
+  if (typeof headerNameOption !== 'string' || !/^[A-Za-z0-9-]+$/.test(headerNameOption))
+    fail('headerName', 'a header name', options.headerName);
+  const headerName = headerNameOption.toLowerCase();
   const bodyField = options.bodyField ?? '_csrf';
   if (typeof bodyField !== 'string' || bodyField === '')
     fail('bodyField', 'a non-empty string', bodyField);
@@ -219,6 +223,8 @@ export function csrf(options: CsrfOptions = {}): CsrfMiddleware {
         options.sessionId,
       );
     const cookie = options.cookie ?? {};
+    if (typeof cookie !== 'object' || cookie === null)
+      fail('cookie', '{ secure?, sameSite?, path? }', cookie);
     const secure = cookie.secure ?? true;
     const sameSite = cookie.sameSite ?? 'strict';
     if (sameSite !== 'strict' && sameSite !== 'lax')

@@ -67,6 +67,8 @@ export function counterIn<L extends string>(
 export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'function') return 'a function';
+  if (typeof value === 'bigint') return `${value}n`;
+  if (typeof value === 'symbol' || value === undefined) return String(value);
   try {
     return JSON.stringify(value) ?? String(value);
   } catch {

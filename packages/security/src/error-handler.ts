@@ -183,7 +183,7 @@ function resolveProduction(option: boolean | undefined): boolean {
   if (option !== undefined) {
     if (typeof option !== 'boolean')
       throw optionError(
-        `@shipshape/security: errorHandler "production" must be a boolean, got ${JSON.stringify(option)}`,
+        `@shipshape/security: errorHandler "production" must be a boolean, got ${describeValue(option)}`,
       );
     return option;
   }

@@ -319,7 +319,7 @@ function permissionsPolicyHeader(features: Readonly<Record<string, readonly stri
   for (const [feature, allow] of Object.entries(features)) {
     if (!/^[a-z][a-z0-9-]*$/.test(feature))
       throw optionError(
-        `@shipshape/security: securityHeaders "permissionsPolicy" feature names are lowercase words with dashes, got ${JSON.stringify(feature)}`,
+        `@shipshape/security: securityHeaders "permissionsPolicy" feature names are lowercase words with dashes, got ${describeValue(feature)}`,
       );
     if (!Array.isArray(allow))
       throw optionError(
@@ -340,7 +340,7 @@ function permissionsPolicyHeader(features: Readonly<Record<string, readonly stri
       }
       if (origin === 'null')
         throw optionError(
-          `@shipshape/security: securityHeaders "permissionsPolicy.${feature}" entries are 'self', '*' or an origin like "https://example.com", got ${JSON.stringify(entry)}`,
+          `@shipshape/security: securityHeaders "permissionsPolicy.${feature}" entries are 'self', '*' or an origin like "https://example.com", got ${describeValue(entry)}`,
         );
       return `"${origin}"`;
     });
@@ -416,6 +416,14 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): SecurityH
     if (hsts.preload ?? false) hstsValue += '; preload';
   }
 
+  if (
+    options.permissionsPolicy !== undefined &&
+    options.permissionsPolicy !== false &&
+    !isPlainObject(options.permissionsPolicy)
+  )
+    throw optionError(
+      `securityHeaders "permissionsPolicy" must be an object of features like { camera: ['self'] } or false, got ${describeValue(options.permissionsPolicy)}`,
+    );
   const permissions =
     options.permissionsPolicy === false
       ? undefined

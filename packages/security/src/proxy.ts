@@ -1,4 +1,5 @@
 import type { Request } from 'express';
+import { describeValue } from './edge.js';
 import { optionError } from './options.js';
 import { SecurityError } from './problem.js';
 import type { Warner } from './warnings.js';
@@ -42,7 +43,7 @@ export function trustProxy(
     (Array.isArray(setting) && setting.length > 0 && setting.every((s) => typeof s === 'string'));
   if (!ok)
     throw optionError(
-      `@shipshape/security: trustProxy setting must be a hop count, 'loopback' or a list of addresses/CIDRs, got ${JSON.stringify(setting)}`,
+      `@shipshape/security: trustProxy setting must be a hop count, 'loopback' or a list of addresses/CIDRs, got ${describeValue(setting)}`,
     );
   app.set('trust proxy', Array.isArray(setting) ? [...setting] : setting);
 }

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { Counter, type Registry } from 'prom-client';
+import { describeValue } from './edge.js';
 import { optionError } from './options.js';
 import { SecurityError } from './problem.js';
 import { emitSecurityEvent, type MetricsRegistry, type SecurityLogger } from './types.js';
@@ -156,7 +157,7 @@ function listOption<T extends string>(
   if (value === undefined) return [...allowed];
   if (!Array.isArray(value) || !value.every((v) => allowed.includes(v)))
     throw optionError(
-      `@shipshape/security: threatMonitor "${what}" must be an array of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${JSON.stringify(value)}`,
+      `@shipshape/security: threatMonitor "${what}" must be an array of ${allowed.map((a) => `'${a}'`).join(', ')}, got ${describeValue(value)}`,
     );
   return [...value];
 }
@@ -173,7 +174,7 @@ export function threatMonitor(options: ThreatMonitorOptions = {}): RequestHandle
   const mode = options.mode ?? 'monitor';
   if (mode !== 'monitor' && mode !== 'block')
     throw optionError(
-      `@shipshape/security: threatMonitor "mode" must be 'monitor' or 'block', got ${JSON.stringify(mode)}`,
+      `@shipshape/security: threatMonitor "mode" must be 'monitor' or 'block', got ${describeValue(mode)}`,
     );
   const rules = listOption(options.rules, ['sql', 'xss', 'traversal', 'crlf', 'jndi'], 'rules');
   const locations = listOption(options.locations, ['path', 'query', 'body'], 'locations');
@@ -185,7 +186,7 @@ export function threatMonitor(options: ThreatMonitorOptions = {}): RequestHandle
   ] as const)
     if (!Number.isSafeInteger(v) || v <= 0)
       throw optionError(
-        `@shipshape/security: threatMonitor "${name}" must be a positive integer, got ${JSON.stringify(v)}`,
+        `@shipshape/security: threatMonitor "${name}" must be a positive integer, got ${describeValue(v)}`,
       );
   if (options.skip !== undefined && typeof options.skip !== 'function')
     throw optionError(

@@ -7,6 +7,7 @@ import { Busboy, type BusboyHeaders, type BusboyInstance } from '@fastify/busboy
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import { fileTypeFromBuffer } from 'file-type';
 import { parseBytes, parseContentType, positiveInt } from './body.js';
+import { describeValue } from './edge.js';
 import { checkFilename, displayName } from './filename.js';
 import { optionError } from './options.js';
 import { SecurityError } from './problem.js';
@@ -255,7 +256,7 @@ function resolveType(t: UploadFileTypeName | UploadFileType): UploadFileType {
     ['text', 'binary', 'xlsx'].includes(t.content.kind);
   if (!ok)
     throw optionError(
-      `@shipshape/security: uploadGuard "types" entries must be a built-in name or { mimeType, extensions: ['.ext'], declaredTypes, content: { kind: 'text' | 'binary' | 'xlsx' } }, got ${JSON.stringify(t)}`,
+      `@shipshape/security: uploadGuard "types" entries must be a built-in name or { mimeType, extensions: ['.ext'], declaredTypes, content: { kind: 'text' | 'binary' | 'xlsx' } }, got ${describeValue(t)}`,
     );
   return t;
 }
@@ -265,12 +266,12 @@ function resolveUploadConfig(options: UploadGuardOptions): UploadConfig {
     throw optionError('@shipshape/security: uploadGuard() needs an options object with "dir"');
   if (typeof options.dir !== 'string' || !isAbsolute(options.dir))
     throw optionError(
-      `@shipshape/security: uploadGuard "dir" must be an absolute directory path, got ${JSON.stringify(options.dir)}`,
+      `@shipshape/security: uploadGuard "dir" must be an absolute directory path, got ${describeValue(options.dir)}`,
     );
   const rawTypes = options.types ?? ['csv'];
   if (!Array.isArray(rawTypes) || rawTypes.length === 0)
     throw optionError(
-      `@shipshape/security: uploadGuard "types" must be a non-empty array, got ${JSON.stringify(rawTypes)}`,
+      `@shipshape/security: uploadGuard "types" must be a non-empty array, got ${describeValue(rawTypes)}`,
     );
   const types = rawTypes.map(resolveType);
   const byExtension = new Map<string, UploadFileType>();
@@ -279,7 +280,7 @@ function resolveUploadConfig(options: UploadGuardOptions): UploadConfig {
   const minFiles = options.minFiles ?? 1;
   if (!Number.isSafeInteger(minFiles) || minFiles < 0 || minFiles > maxFiles)
     throw optionError(
-      `@shipshape/security: uploadGuard "minFiles" must be an integer from 0 to maxFiles (${maxFiles}), got ${JSON.stringify(options.minFiles)}`,
+      `@shipshape/security: uploadGuard "minFiles" must be an integer from 0 to maxFiles (${maxFiles}), got ${describeValue(options.minFiles)}`,
     );
   const fileFields = options.fileFields;
   if (
@@ -287,17 +288,17 @@ function resolveUploadConfig(options: UploadGuardOptions): UploadConfig {
     (!Array.isArray(fileFields) || !fileFields.every((f) => typeof f === 'string'))
   )
     throw optionError(
-      `@shipshape/security: uploadGuard "fileFields" must be an array of field names, got ${JSON.stringify(fileFields)}`,
+      `@shipshape/security: uploadGuard "fileFields" must be an array of field names, got ${describeValue(fileFields)}`,
     );
   const drainMs = options.drainMs ?? 1000;
   if (typeof drainMs !== 'number' || !Number.isFinite(drainMs) || drainMs < 0)
     throw optionError(
-      `@shipshape/security: uploadGuard "drainMs" must be a non-negative number, got ${JSON.stringify(drainMs)}`,
+      `@shipshape/security: uploadGuard "drainMs" must be a non-negative number, got ${describeValue(drainMs)}`,
     );
   const idleTimeoutMs = options.idleTimeoutMs ?? 30_000;
   if (typeof idleTimeoutMs !== 'number' || !Number.isFinite(idleTimeoutMs) || idleTimeoutMs < 0)
     throw optionError(
-      `@shipshape/security: uploadGuard "idleTimeoutMs" must be a non-negative number of milliseconds, got ${JSON.stringify(idleTimeoutMs)}`,
+      `@shipshape/security: uploadGuard "idleTimeoutMs" must be a non-negative number of milliseconds, got ${describeValue(idleTimeoutMs)}`,
     );
   return {
     idleTimeoutMs,

@@ -1,5 +1,6 @@
 import type { NextFunction, Request, RequestHandler, Response } from 'express';
 import Joi from 'joi';
+import { describeValue } from './edge.js';
 import { joiFieldErrors } from './error-handler.js';
 import { optionError } from './options.js';
 import { type ProblemFieldError, SecurityError, sendProblem } from './problem.js';
@@ -108,7 +109,7 @@ export function validate(schemas: ValidateSchemas, options: ValidateOptions = {}
   const onError = options.onError ?? 'next';
   if (onError !== 'next' && onError !== 'respond')
     throw optionError(
-      `@shipshape/security: validate() "onError" must be 'next' or 'respond', got ${JSON.stringify(onError)}`,
+      `@shipshape/security: validate() "onError" must be 'next' or 'respond', got ${describeValue(onError)}`,
     );
   const warner = createWarner(options.logger, options.warnings);
   warnUnknownOptions(warner, 'validate', options, knownValidateOptions);

@@ -100,7 +100,7 @@ describeEachExpress('securityHeaders', (express) => {
       app.get('/boom', () => {
         throw new Error('kaboom');
       });
-      // Part 2's 404 and error handler: the headers must survive them too.
+      // notFound() and errorHandler(): the headers must survive them too.
       app.use(notFound());
       app.use(errorHandler({ production: true, warnings: false }));
       server = await listen(app);

@@ -320,6 +320,24 @@ describe('one option policy across every factory', () => {
     });
   }
 
+  for (const [name, row] of Object.entries(factories)) {
+    if (!row.logs) continue;
+    const factory = name.split('.')[0] as string;
+    it(`${name}: the shared options (logger, warnings, production…) are checked the same way`, () => {
+      const logger = captureLogger();
+      expect(() => row.make({ logger: console.log }, logger)).toThrow(
+        expect.objectContaining({
+          code: 'SHIPSHAPE_SECURITY_INVALID_OPTION',
+          message: `@shipshape/security: ${factory} "logger" must be a logger with info, warn and error methods, got a function`,
+        }),
+      );
+      if (factory === 'auditLog') return; // it has neither option
+      expect(() => row.make({ production: 'yes', warnings: 'quiet' }, logger)).toThrow(
+        expect.objectContaining({ code: 'SHIPSHAPE_SECURITY_INVALID_OPTION' }),
+      );
+    });
+  }
+
   for (const [name, [call, where, shown]] of Object.entries(otherInvalid))
     it(`${name}: an invalid value is a TypeError with code SHIPSHAPE_SECURITY_INVALID_OPTION`, () => {
       expect(call).toThrow(

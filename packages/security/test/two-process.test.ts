@@ -49,7 +49,7 @@ describe.skipIf(!redisUp)('rateLimit across two processes sharing Redis', () => 
   const ports: number[] = [];
 
   beforeAll(async () => {
-    buildDir = await compileToPrivateDir(packageDir, 'security-part1');
+    buildDir = await compileToPrivateDir(packageDir, 'security-two-process');
     for (let i = 0; i < 2; i++) {
       const { child, port } = await startChild(join(buildDir, 'index.js'), prefix);
       children.push(child);

@@ -14,7 +14,7 @@ import {
   validate,
 } from '../src/index.js';
 
-describe('part-2 public types', () => {
+describe('public types of the input, upload and error factories', () => {
   it('factories return Express middleware', () => {
     expectTypeOf(jsonBody()).toEqualTypeOf<RequestHandler>();
     expectTypeOf(urlencodedBody()).toEqualTypeOf<RequestHandler>();

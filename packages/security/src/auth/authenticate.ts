@@ -653,7 +653,7 @@ export interface AuditLogOptions {
 export function auditLog(options: AuditLogOptions): RequestHandler {
   if (typeof options?.logger?.warn !== 'function')
     throw optionError(
-      `@shipshape/security: auditLog "logger" must be a logger, got ${describeValue(options?.logger)}`,
+      `@shipshape/security: auditLog "logger" must be a logger with info, warn and error methods, got ${describeValue(options?.logger)}`,
     );
   warnUnknownOptions(createWarner(options.logger, undefined), 'auditLog', options, {
     logger: true,
@@ -749,7 +749,12 @@ export function guardHealth(options: GuardHealthOptions): {
       `@shipshape/security: guardHealth "metrics" must be 'protected' or 'open', got ${describeValue(metrics)}`,
     );
   const metricsPath = options.metricsPath ?? '/metrics';
-  const tokens = (options.scrapeTokens ?? []).map((token) => {
+  const scrapeTokens = options.scrapeTokens ?? [];
+  if (!Array.isArray(scrapeTokens))
+    throw optionError(
+      `@shipshape/security: guardHealth "scrapeTokens" must be an array of strings of at least 16 characters, got ${describeValue(scrapeTokens)}`,
+    );
+  const tokens = scrapeTokens.map((token) => {
     if (typeof token !== 'string' || token.length < 16)
       throw optionError(
         '@shipshape/security: guardHealth "scrapeTokens" must be strings of at least 16 characters',
