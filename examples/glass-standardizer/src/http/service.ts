@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   type Cache,
@@ -37,6 +37,13 @@ import { consoleRouter } from './console.js';
 import { createGlassMetrics } from './metrics.js';
 import { createMonitoring, type Monitoring } from './monitoring.js';
 import { datasetsRouter, datasetTag } from './routes.js';
+
+// The service's version, from its own package.json (src/http → ../../package.json, same from dist/).
+const VERSION = (
+  JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  }
+).version;
 
 export interface GlassServiceOptions {
   readonly config: GlassConfig;
@@ -254,7 +261,7 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   const isStatic = (req: Request) => req.path.startsWith('/assets/');
   const service = harden(app, {
     service: 'glass-standardizer',
-    version: '0.1.0',
+    version: VERSION,
     config,
     ...(redis ? { redis, redisPrefix: config.REDIS_PREFIX } : {}),
     ...(config.TRUST_PROXY
@@ -397,7 +404,7 @@ export async function createGlassService(options: GlassServiceOptions): Promise<
   const monitoring = createMonitoring(health);
   const isAdmin = (req: unknown) => principalOf(req as object)?.roles.includes('admin') ?? false;
   app.get('/openapi.json', (_req, res) => {
-    res.set('Cache-Control', 'no-cache').json(openApiDocument('0.1.0'));
+    res.set('Cache-Control', 'no-cache').json(openApiDocument(VERSION));
   });
   app.use(consoleRouter({ auth: access.auth, reload: config.NODE_ENV === 'development' }));
   // Every API request needs a principal: a console session, an API key or an OIDC token.

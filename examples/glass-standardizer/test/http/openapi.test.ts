@@ -1,4 +1,5 @@
 // /openapi.json against the routes the service really has, and the statuses they really answer.
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SAMPLES } from '../helpers.js';
@@ -16,6 +17,7 @@ interface Operation {
 }
 type Doc = {
   openapi: string;
+  info: { version: string };
   paths: Record<string, Record<string, Operation>>;
   components: { schemas: Record<string, ObjectSchema> };
 };
@@ -71,6 +73,15 @@ describe('OpenAPI document (/openapi.json)', () => {
     await waitForDataset(glass.url, id);
   }, 60_000);
   afterAll(() => glass?.stop());
+
+  it("carries the service's package.json version, as /health/version does", async () => {
+    const pkg = JSON.parse(
+      readFileSync(new URL('../../package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    expect(doc.info.version).toBe(pkg.version);
+    const res = await anonymousFetch(`${glass.url}/health/version`);
+    expect(((await res.json()) as { version: string }).version).toBe(pkg.version);
+  });
 
   const documented = () =>
     Object.entries(doc.paths).flatMap(([path, ops]) =>
