@@ -5,9 +5,13 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { afterAll, describe, expect, it } from 'vitest';
-import { compileToPrivateDir } from '../../../test/helpers/index.js';
+import {
+  compileToPrivateDir,
+  readmeMetrics,
+  registeredMetrics,
+  undocumented,
+} from '../../../test/helpers/index.js';
 import { createCache } from '../src/index.js';
-import { readmeMetrics, registeredMetrics, undocumented } from './metrics-doc.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 const README = join(packageDir, 'README.md');

@@ -3,10 +3,14 @@ import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { collectDefaultMetrics, Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { listen } from '../../../test/helpers/index.js';
+import {
+  listen,
+  readmeMetrics,
+  registeredMetrics,
+  undocumented,
+} from '../../../test/helpers/index.js';
 import { createHealth, type Health } from '../src/index.js';
 import { fakeCheck } from '../src/testing.js';
-import { readmeMetrics, registeredMetrics, undocumented } from './metrics-doc.js';
 
 const README = fileURLToPath(new URL('../README.md', import.meta.url));
 const SRC = fileURLToPath(new URL('../src/', import.meta.url));

@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Registry } from 'prom-client';
 import { describe, expect, it } from 'vitest';
+import { readmeMetrics, registeredMetrics, undocumented } from '../../../test/helpers/index.js';
 import { ipFilter, rateLimit, threatMonitor } from '../src/index.js';
-import { readmeMetrics, registeredMetrics, undocumented } from './metrics-doc.js';
 
 const packageDir = fileURLToPath(new URL('..', import.meta.url));
 
