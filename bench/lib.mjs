@@ -123,6 +123,36 @@ export async function serverCpuPerRequest({
   return { micros: (after - before) / total, total, ok: result['2xx'], non2xx: result.non2xx };
 }
 
+/** Adds one round's samples (server name → sample) with their ratios to `baseline`'s. */
+export function addRound(samples, results, baseline) {
+  const base = results.get(baseline);
+  for (const [serverName, sample] of results)
+    samples.get(serverName).push({
+      ...sample,
+      ratio: sample.reqPerSec / base.reqPerSec,
+      p99Ratio: base.p99 > 0 ? sample.p99 / base.p99 : Number.NaN,
+    });
+}
+
+/** One row per server: medians over the rounds (ratios: median of the per-round ratios). */
+export function summarizeRounds(servers, samples) {
+  return servers.map((server) => {
+    const list = samples.get(server.name);
+    return {
+      server: server.name,
+      reqPerSec: median(list.map((s) => s.reqPerSec)),
+      p50: median(list.map((s) => s.p50)),
+      p99: median(list.map((s) => s.p99)),
+      ratio: median(list.map((s) => s.ratio)),
+      p99Ratio: median(list.map((s) => s.p99Ratio)),
+      peakRssMb: Math.max(...list.map((s) => s.peakRssMb)),
+      non2xx: list.reduce((sum, s) => sum + s.non2xx, 0),
+      errors: list.reduce((sum, s) => sum + s.errors, 0),
+      perRound: list.map((s) => s.ratio.toFixed(2)).join(', '),
+    };
+  });
+}
+
 /**
  * @param {object} options
  * @param {string} options.name  results file name and table title
@@ -173,29 +203,9 @@ export async function runServerBench(options) {
         await running.stop();
       }
     }
-    const base = results.get(baseline);
-    for (const [serverName, sample] of results) {
-      samples.get(serverName).push({
-        ...sample,
-        ratio: sample.reqPerSec / base.reqPerSec,
-        p99Ratio: base.p99 > 0 ? sample.p99 / base.p99 : Number.NaN,
-      });
-    }
+    addRound(samples, results, baseline);
   }
-  const rows = servers.map((server) => {
-    const list = samples.get(server.name);
-    return {
-      server: server.name,
-      reqPerSec: median(list.map((s) => s.reqPerSec)),
-      p50: median(list.map((s) => s.p50)),
-      p99: median(list.map((s) => s.p99)),
-      ratio: median(list.map((s) => s.ratio)),
-      p99Ratio: median(list.map((s) => s.p99Ratio)),
-      peakRssMb: Math.max(...list.map((s) => s.peakRssMb)),
-      non2xx: list.reduce((sum, s) => sum + s.non2xx, 0),
-      errors: list.reduce((sum, s) => sum + s.errors, 0),
-    };
-  });
+  const rows = summarizeRounds(servers, samples);
   const command = `node ${process.argv
     .slice(1)
     .map((a) => a.replace(`${process.cwd()}/`, ''))

@@ -5,7 +5,7 @@
 // BENCH_CONNECTIONS; BENCH_BEFORE=dir adds `before:` rows from an earlier build, see ab.mjs)
 import { mkdir, writeFile } from 'node:fs/promises';
 import { loadavg } from 'node:os';
-import { formatTable, median } from '../lib.mjs';
+import { addRound, formatTable, summarizeRounds } from '../lib.mjs';
 import { throughput } from './measure.mjs';
 
 const num = (name, fallback) => Number(process.env[name] || fallback);
@@ -71,29 +71,9 @@ for (let round = 0; round < rounds; round++) {
     );
   }
   loads.push(loadavg()[0]);
-  const base = results.get('bare express 5');
-  for (const [name, sample] of results)
-    samples.get(name).push({
-      ...sample,
-      ratio: sample.reqPerSec / base.reqPerSec,
-      p99Ratio: base.p99 > 0 ? sample.p99 / base.p99 : Number.NaN,
-    });
+  addRound(samples, results, 'bare express 5');
 }
-const rows = servers.map((s) => {
-  const list = samples.get(s.name);
-  return {
-    server: s.name,
-    reqPerSec: median(list.map((x) => x.reqPerSec)),
-    p50: median(list.map((x) => x.p50)),
-    p99: median(list.map((x) => x.p99)),
-    ratio: median(list.map((x) => x.ratio)),
-    p99Ratio: median(list.map((x) => x.p99Ratio)),
-    peakRssMb: Math.max(...list.map((x) => x.peakRssMb)),
-    non2xx: list.reduce((sum, x) => sum + x.non2xx, 0),
-    errors: list.reduce((sum, x) => sum + x.errors, 0),
-    perRound: list.map((x) => x.ratio.toFixed(2)).join(', '),
-  };
-});
+const rows = summarizeRounds(servers, samples);
 const command = `node ${process.argv
   .slice(1)
   .map((a) => a.replace(`${process.cwd()}/`, ''))
