@@ -1,4 +1,5 @@
 export * from './express.js';
+export * from './fixture-lines.js';
 export * from './metrics-doc.js';
 export * from './private-build.js';
 export * from './readme.js';

@@ -3,56 +3,17 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { fixtureLines } from '../../../test/helpers/index.js';
 import { get } from './child.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/idle.mjs', import.meta.url));
-
-interface Line {
-  readonly e: string;
-  readonly [key: string]: unknown;
-}
 
 function run(mode: 'reject' | 'serve') {
   const child = spawn(process.execPath, [fixture], {
     env: { ...process.env, NODE_ENV: 'test', MODE: mode },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const lines: Line[] = [];
-  let stdout = '';
-  let stderr = '';
-  const waiters = new Set<() => void>();
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    stdout += chunk;
-    const parts = stdout.split('\n');
-    stdout = parts.pop() ?? '';
-    for (const part of parts) if (part.trim()) lines.push(JSON.parse(part) as Line);
-    for (const w of waiters) w();
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => {
-      resolve(code);
-      for (const w of waiters) w();
-    });
-  });
-  const waitFor = (e: string) =>
-    new Promise<Line>((resolve, reject) => {
-      const check = () => {
-        const found = lines.find((l) => l.e === e);
-        if (found) {
-          waiters.delete(check);
-          resolve(found);
-        } else if (child.exitCode !== null) {
-          waiters.delete(check);
-          reject(new Error(`the fixture exited before "${e}"; stderr:\n${stderr}`));
-        }
-      };
-      waiters.add(check);
-      check();
-    });
-  return { child, lines, exited, waitFor, stderr: () => stderr };
+  return { child, ...fixtureLines(child) };
 }
 
 const none = { SIGTERM: 0, SIGINT: 0, uncaughtException: 0, unhandledRejection: 0 };

@@ -3,55 +3,16 @@
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { fixtureLines } from '../../../test/helpers/index.js';
 
 const fixture = fileURLToPath(new URL('./fixtures/many.mjs', import.meta.url));
-
-interface Line {
-  readonly e: string;
-  readonly [key: string]: unknown;
-}
 
 function run(env: Record<string, string>) {
   const child = spawn(process.execPath, [fixture], {
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
-  const lines: Line[] = [];
-  let pending = '';
-  let stderr = '';
-  const waiters = new Set<() => void>();
-  child.stdout.setEncoding('utf8').on('data', (chunk: string) => {
-    pending += chunk;
-    const parts = pending.split('\n');
-    pending = parts.pop() ?? '';
-    for (const part of parts) if (part.startsWith('{"e":')) lines.push(JSON.parse(part) as Line);
-    for (const w of waiters) w();
-  });
-  child.stderr.setEncoding('utf8').on('data', (chunk: string) => {
-    stderr += chunk;
-  });
-  const exited = new Promise<number | null>((resolve) => {
-    child.once('exit', (code) => {
-      resolve(code);
-      for (const w of waiters) w();
-    });
-  });
-  const waitFor = (e: string) =>
-    new Promise<Line>((resolve, reject) => {
-      const check = () => {
-        const found = lines.find((l) => l.e === e);
-        if (found) {
-          waiters.delete(check);
-          resolve(found);
-        } else if (child.exitCode !== null) {
-          waiters.delete(check);
-          reject(new Error(`the fixture exited before "${e}"; stderr:\n${stderr}`));
-        }
-      };
-      waiters.add(check);
-      check();
-    });
-  return { child, exited, waitFor, stderr: () => stderr };
+  return { child, ...fixtureLines(child) };
 }
 
 const each = (n: number) => ({
