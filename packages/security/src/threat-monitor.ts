@@ -119,7 +119,12 @@ const plainPatterns: Readonly<Record<ThreatRule, readonly RegExp[]>> = {
 export function matchThreats(value: string, rules: readonly ThreatRule[]): ThreatRule[] {
   const patterns = PLAIN.test(value) ? plainPatterns : threatPatterns;
   const found: ThreatRule[] = [];
-  for (const rule of rules) if (patterns[rule].some((re) => re.test(value))) found.push(rule);
+  for (const rule of rules)
+    for (const re of patterns[rule])
+      if (re.test(value)) {
+        found.push(rule);
+        break;
+      }
   return found;
 }
 
@@ -214,39 +219,45 @@ export function threatMonitor(options: ThreatMonitorOptions = {}): RequestHandle
       });
   }
 
+  const inPath = locations.includes('path');
+  const inQuery = locations.includes('query');
+  const inBody = locations.includes('body');
   return function threatMonitorMiddleware(req: Request, _res: Response, next: NextFunction): void {
     if (skip?.(req)) {
       next();
       return;
     }
-    const findings: Finding[] = [];
+    // Allocated only when something matches: most requests find nothing.
+    let findings: Finding[] | undefined;
     const check = (location: ThreatLocation, field: string, raw: string, use: ThreatRule[]) => {
       const value = raw.length > maxStringLength ? raw.slice(0, maxStringLength) : raw;
-      for (const rule of matchThreats(value, use)) findings.push({ rule, location, field });
+      const matched = matchThreats(value, use);
+      if (matched.length === 0) return;
+      if (findings === undefined) findings = [];
+      for (const rule of matched) findings.push({ rule, location, field });
     };
-    if (locations.includes('path')) {
-      const rawPath = req.originalUrl.split('?')[0] ?? '';
-      check('path', '(path)', safeDecode(rawPath), rules);
-    }
-    if (locations.includes('query')) {
-      const strings: { field: string; value: string }[] = [];
-      const q = req.originalUrl.indexOf('?');
-      if (q !== -1) {
-        // The raw query string, decoded: covers any query parser setting and encoded CR/LF.
-        for (const part of req.originalUrl.slice(q + 1).split('&'))
-          strings.push({
-            field: safeDecode(part.split('=')[0] ?? '').slice(0, 100),
-            value: safeDecode(part.replace(/\+/g, ' ')),
-          });
+    const url = req.originalUrl;
+    const q = url.indexOf('?');
+    if (inPath) check('path', '(path)', safeDecode(q === -1 ? url : url.slice(0, q)), rules);
+    if (inQuery && q !== -1) {
+      // The raw query string, decoded: covers any query parser setting and encoded CR/LF.
+      const parts = url.slice(q + 1).split('&');
+      for (let i = 0; i < parts.length && i < maxStrings; i++) {
+        const part = parts[i] as string;
+        check(
+          'query',
+          safeDecode(part.split('=')[0] ?? '').slice(0, 100),
+          safeDecode(part.replace(/\+/g, ' ')),
+          rules,
+        );
       }
-      for (const s of strings.slice(0, maxStrings)) check('query', s.field, s.value, rules);
     }
-    if (locations.includes('body') && req.body !== undefined) {
+    if (inBody && req.body !== undefined) {
       const strings: { field: string; value: string }[] = [];
       collectStrings(req.body, '', strings, maxStrings);
       for (const s of strings) check('body', s.field || '(body)', s.value, bodyRules);
     }
-    if (findings.length === 0) {
+    if (findings === undefined) {
       next();
       return;
     }
