@@ -59,8 +59,9 @@ export interface SecurityHeadersOptions {
   /**
    * `'api'`: the OWASP REST Security header set; helmet's headers that only matter to HTML in old
    * browsers (`X-XSS-Protection`, `X-Download-Options`, `X-DNS-Prefetch-Control`,
-   * `X-Permitted-Cross-Domain-Policies`, `Origin-Agent-Cluster`) are not sent. `helmet` options
-   * given explicitly still win.
+   * `X-Permitted-Cross-Domain-Policies`, `Origin-Agent-Cluster`) and `Permissions-Policy` (which
+   * restricts a document's scripts; a JSON answer under `default-src 'none'` runs none) are not
+   * sent. `helmet` options and `permissionsPolicy` given explicitly still win.
    * @default 'default' (every header helmet sends by default)
    */
   readonly profile?: 'default' | 'api';
@@ -424,8 +425,17 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): SecurityH
     throw optionError(
       `securityHeaders "permissionsPolicy" must be an object of features like { camera: ['self'] } or false, got ${describeValue(options.permissionsPolicy)}`,
     );
+  const profile = options.profile ?? 'default';
+  if (profile !== 'default' && profile !== 'api')
+    throw optionError(
+      `@shipshape/security: securityHeaders "profile" must be 'default' or 'api', got ${describeValue(profile)}`,
+    );
+  // The api profile leaves Permissions-Policy out unless it is configured: it restricts what a
+  // document's scripts and frames may use, and a JSON answer under `default-src 'none'` runs none
+  // (OWASP's REST list counts it among the headers for HTML responses).
   const permissions =
-    options.permissionsPolicy === false
+    options.permissionsPolicy === false ||
+    (profile === 'api' && options.permissionsPolicy === undefined)
       ? undefined
       : permissionsPolicyHeader({
           ...DEFAULT_PERMISSIONS_POLICY,
@@ -472,11 +482,6 @@ export function securityHeaders(options: SecurityHeadersOptions = {}): SecurityH
     };
   }
 
-  const profile = options.profile ?? 'default';
-  if (profile !== 'default' && profile !== 'api')
-    throw optionError(
-      `@shipshape/security: securityHeaders "profile" must be 'default' or 'api', got ${describeValue(profile)}`,
-    );
   const helmetOptions = {
     frameguard: { action: 'deny' },
     ...(profile === 'api' ? apiProfile(helmetRest) : {}),

@@ -49,7 +49,6 @@ const PERMISSIONS = Object.keys(DEFAULT_PERMISSIONS_POLICY)
   .join(', ');
 
 const API: [name: string, value: string][] = [
-  ['Permissions-Policy', PERMISSIONS],
   ['Cache-Control', 'no-store'],
   ['Strict-Transport-Security', 'max-age=31536000; includeSubDomains'],
   [
@@ -62,6 +61,9 @@ const API: [name: string, value: string][] = [
   ['X-Content-Type-Options', 'nosniff'],
   ['X-Frame-Options', 'DENY'],
 ];
+
+/** The default profile's first header; the api profile sends it only when configured. */
+const PERMISSIONS_POLICY: [name: string, value: string] = ['Permissions-Policy', PERMISSIONS];
 
 /** What the default profile sends besides, each where helmet puts it. */
 const LEGACY: Record<string, [after: string, value: string]> = {
@@ -100,19 +102,47 @@ describeEachExpress(
       expect(api).toEqual(API);
     });
 
-    it('the default profile sends the same and the five legacy headers, nothing else', async () => {
+    it('the default profile sends the same, Permissions-Policy and the five legacy headers, nothing else', async () => {
       const byDefault = await sent(express, securityHeaders({ production: true, warnings: false }));
       const explicit = await sent(
         express,
         securityHeaders({ profile: 'default', production: true, warnings: false }),
       );
-      expect(byDefault).toEqual(withLegacy(Object.keys(LEGACY)));
+      expect(byDefault).toEqual([PERMISSIONS_POLICY, ...withLegacy(Object.keys(LEGACY))]);
       expect(explicit).toEqual(byDefault);
       const api = await sent(
         express,
         securityHeaders({ profile: 'api', production: true, warnings: false }),
       );
-      expect(byDefault.filter(([name]) => !(name in LEGACY))).toEqual(api);
+      expect(
+        byDefault.filter(([name]) => !(name in LEGACY) && name !== 'Permissions-Policy'),
+      ).toEqual(api);
+    });
+
+    it("a configured permissionsPolicy is sent with the 'api' profile, first, merged over deny-all", async () => {
+      const denyAll = await sent(
+        express,
+        securityHeaders({
+          profile: 'api',
+          production: true,
+          warnings: false,
+          permissionsPolicy: {},
+        }),
+      );
+      expect(denyAll).toEqual([PERMISSIONS_POLICY, ...API]);
+      const camera = await sent(
+        express,
+        securityHeaders({
+          profile: 'api',
+          production: true,
+          warnings: false,
+          permissionsPolicy: { camera: ['self'] },
+        }),
+      );
+      expect(camera).toEqual([
+        ['Permissions-Policy', PERMISSIONS.replace('camera=()', 'camera=(self)')],
+        ...API,
+      ]);
     });
 
     const optionsBack: [header: string, helmet: Record<string, unknown>, value: string][] = [
