@@ -8,39 +8,13 @@
 // securityHeaders profile 'api'), hand (hand-assembled),
 // or a BENCH_PART of servers/single.mjs; `before:<name>` runs the copy in BENCH_BEFORE (ab.mjs).
 import { loadavg } from 'node:os';
-import { median, serverCpu } from './measure.mjs';
+import { benchServer, median, serverCpu } from './measure.mjs';
 
 const names = (process.argv[2] ?? 'bare,full').split(',');
 const rounds = Number(process.env.BENCH_ROUNDS ?? 7);
 const amount = Number(process.env.BENCH_AMOUNT ?? 8000);
-const modules = {
-  bare: 'bare.mjs',
-  full: 'shipshape-full.mjs',
-  'full+lifecycle': 'shipshape-full.mjs',
-  'full-api': 'shipshape-full.mjs',
-  hand: 'hand-assembled.mjs',
-};
-
-const measure = async (label) => {
-  const before = label.startsWith('before:');
-  const name = before ? label.slice(7) : label;
-  const base = before
-    ? new URL(`file://${process.env.BENCH_BEFORE}/bench/overhead/`)
-    : new URL('./', import.meta.url);
-  return (
-    await serverCpu({
-      module: new URL(`./servers/${modules[name] ?? 'single.mjs'}`, base),
-      env: {
-        BENCH_PART: name,
-        BENCH_LIFECYCLE: name === 'full+lifecycle' || name === 'full-api' ? '1' : '0',
-        BENCH_HEADERS_PROFILE: name === 'full-api' ? 'api' : '',
-      },
-      amount,
-      warmup: 5000,
-      connections: 20,
-    })
-  ).micros;
-};
+const measure = async (label) =>
+  (await serverCpu({ ...benchServer(label), amount, warmup: 5000, connections: 20 })).micros;
 
 const samples = new Map(names.map((n) => [n, []]));
 process.stderr.write(`load average at the start: ${loadavg()[0].toFixed(1)}\n`);

@@ -6,6 +6,36 @@ import { autocannon, median } from '../lib.mjs';
 
 const host = new URL('./host.mjs', import.meta.url).pathname;
 
+const serverModules = {
+  bare: 'bare.mjs',
+  full: 'shipshape-full.mjs',
+  'full+lifecycle': 'shipshape-full.mjs',
+  'full-api': 'shipshape-full.mjs',
+  hand: 'hand-assembled.mjs',
+};
+
+/**
+ * The module and environment of one of the overhead bench's servers by name: bare, full
+ * (harden()), full+lifecycle (harden() owning the server), full-api (that with securityHeaders
+ * profile 'api'), hand (hand-assembled), or a BENCH_PART of servers/single.mjs; `before:<name>`
+ * is the copy in BENCH_BEFORE (snapshot-before.mjs).
+ */
+export function benchServer(label) {
+  const before = label.startsWith('before:');
+  const name = before ? label.slice(7) : label;
+  const base = before
+    ? new URL(`file://${process.env.BENCH_BEFORE}/bench/overhead/`)
+    : new URL('./', import.meta.url);
+  return {
+    module: new URL(`./servers/${serverModules[name] ?? 'single.mjs'}`, base),
+    env: {
+      BENCH_PART: name,
+      BENCH_LIFECYCLE: name === 'full+lifecycle' || name === 'full-api' ? '1' : '0',
+      BENCH_HEADERS_PROFILE: name === 'full-api' ? 'api' : '',
+    },
+  };
+}
+
 /** Starts a server module under host.mjs; resolves with its port and controls. */
 export async function startHost({ module, env = {}, execArgv = [], pin = false }) {
   const child = fork(host, [module.href ?? String(module)], {

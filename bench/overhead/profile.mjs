@@ -12,28 +12,15 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { autocannon } from '../lib.mjs';
-import { startHost } from './measure.mjs';
+import { benchServer, startHost } from './measure.mjs';
 
 const name = process.argv[2] ?? 'full+lifecycle';
 const amount = Number(process.env.BENCH_AMOUNT ?? 20_000);
 const warmup = Number(process.env.BENCH_WARMUP ?? 5000);
 const top = Number(process.env.BENCH_TOP ?? 30);
 const dir = process.env.BENCH_PROFILE_DIR ?? mkdtempSync(join(tmpdir(), 'shipshape-prof-'));
-const modules = {
-  bare: 'bare.mjs',
-  full: 'shipshape-full.mjs',
-  'full+lifecycle': 'shipshape-full.mjs',
-  'full-api': 'shipshape-full.mjs',
-  hand: 'hand-assembled.mjs',
-};
-
 const server = await startHost({
-  module: new URL(`./servers/${modules[name] ?? 'single.mjs'}`, import.meta.url),
-  env: {
-    BENCH_PART: name,
-    BENCH_LIFECYCLE: name === 'full+lifecycle' || name === 'full-api' ? '1' : '0',
-    BENCH_HEADERS_PROFILE: name === 'full-api' ? 'api' : '',
-  },
+  ...benchServer(name),
   execArgv: [
     '--cpu-prof',
     `--cpu-prof-dir=${dir}`,
