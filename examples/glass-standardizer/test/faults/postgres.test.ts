@@ -131,6 +131,12 @@ describe.skipIf(!available)(
       await new Promise((r) => setTimeout(r, 1500));
       expect(glass.child.exitCode).toBeNull();
       await pg.start();
+      // Until the service has seen PostgreSQL answer again, requests still fail fast with 503
+      // STORAGE_UNAVAILABLE (by design); poll the dataset once that has passed.
+      await vi.waitFor(
+        async () => expect((await timed(`${glass.url}/api/datasets/${id}`)).status).toBe(200),
+        { timeout: 15_000, interval: 200 },
+      );
       const done = await waitDone(glass.url, id, { timeoutMs: 120_000, intervalMs: 1000 });
       expect(done.status, JSON.stringify(done)).toBe('done');
       expect(done.counts?.rowsRead).toBe(60_000);
