@@ -552,10 +552,19 @@ export function harden(app: Application, options: HardenOptions = {}): HardenedS
     // again after its report line; the logger is closed once everything has stopped (only
     // reached with `exit: false` — otherwise the process has exited by then).
     lifecycle.onShutdown('logger flush', () => baseLogger.flush());
-    void lifecycle.stopped.then(() => {
-      release();
-      return baseLogger.close();
-    });
+    lifecycle.stopped
+      .then(async () => {
+        release();
+        // Only a logger harden() made; one passed in stays the caller's (as with dispose()).
+        if (!isLogger(options.logger)) await baseLogger.close();
+      })
+      .catch((error: unknown) => {
+        // The logger is what failed: say it on stderr rather than leave an unhandled rejection.
+        process.emitWarning(
+          `${PKG}: closing the logger after the lifecycle stopped failed: ${error instanceof Error ? error.message : String(error)}`,
+          { code: 'SHIPSHAPE_UMBRELLA_LOGGER_CLOSE_FAILED' },
+        );
+      });
     if (health && !isHealth(options.health)) {
       const owned = health;
       lifecycle.onShutdown('health', () => owned.close());

@@ -1,6 +1,9 @@
+import { mkdtempSync, rmSync } from 'node:fs';
 import { request as httpRequest } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { createTestLogger } from '@shipshape/logger/testing';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { describeEachExpress, type Listening, listen } from '../../../test/helpers/index.js';
 import { type HardenedService, type HardenOptions, harden } from '../src/index.js';
 
@@ -250,6 +253,62 @@ describeEachExpress('harden()', (express) => {
     expect(counts()).toEqual(before);
     expect(service.lifecycle?.server?.listening).toBe(false);
     await expect(fetch(`http://127.0.0.1:${port}/health/live`)).rejects.toThrow();
+  });
+});
+
+describe('harden() after its lifecycle stops (exit: false)', () => {
+  it("closes the logger it made, but leaves a logger passed in open: it is the caller's", async () => {
+    const { default: express } = await import('express');
+    const test = createTestLogger();
+    const service = harden(express(), {
+      env: 'test',
+      logger: test.logger,
+      lifecycle: { exit: false, signals: [] },
+    });
+    try {
+      await service.listen(0, '127.0.0.1');
+      await service.shutdown();
+      await service.lifecycle?.stopped;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      test.logger.info('still open after the stop');
+      expect(test.records.map((r) => r.message)).toContain('still open after the stop');
+      expect(test.logger.writable).toBe(true);
+    } finally {
+      await service.dispose();
+    }
+  });
+
+  it('a failing logger close after the stop is a coded process warning, not an unhandled rejection', async () => {
+    const { default: express } = await import('express');
+    const dir = mkdtempSync(join(tmpdir(), 'shipshape-harden-close-'));
+    const service = harden(express(), {
+      env: 'test',
+      logger: { console: false, files: { dir } },
+      lifecycle: { exit: false, signals: [] },
+    });
+    const warnings: Error[] = [];
+    const onWarning = (warning: Error) => warnings.push(warning);
+    process.on('warning', onWarning);
+    const close = service.logger.close.bind(service.logger);
+    service.logger.close = () => Promise.reject(new Error('the log disk is gone'));
+    try {
+      await service.listen(0, '127.0.0.1');
+      await service.shutdown();
+      await service.lifecycle?.stopped;
+      await vi.waitFor(() =>
+        expect(warnings.map((w) => (w as Error & { code?: string }).code)).toContain(
+          'SHIPSHAPE_UMBRELLA_LOGGER_CLOSE_FAILED',
+        ),
+      );
+      expect(warnings.map((w) => w.message).join('\n')).toMatch(
+        /closing the logger after the lifecycle stopped failed: the log disk is gone/,
+      );
+    } finally {
+      process.off('warning', onWarning);
+      service.logger.close = close;
+      await service.dispose();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
