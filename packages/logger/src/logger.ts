@@ -118,6 +118,13 @@ export function recordOf(info: Record<string | symbol, unknown>): Record<string,
 }
 
 /** Writes to stdout; pretty output is rendered from the sanitised record, never from raw input. */
+/** Accepts every line and writes it nowhere: the one output of a logger configured with none. */
+class DiscardTransport extends Transport {
+  override log(_info: unknown, callback: () => void): void {
+    callback();
+  }
+}
+
 class StdoutTransport extends Transport {
   constructor(
     private readonly format_: LogFormat,
@@ -281,6 +288,10 @@ export function createLogger(options: LoggerOptions = {}): Logger {
       new StdoutTransport(format, options.colors ?? process.stdout.isTTY === true) as Transport,
     );
   transports.push(...(fileTransports as unknown as Transport[]), ...extraTransports);
+  // No output at all (console: false, no files, no transports): lines are dropped. Without a
+  // transport winston would keep every line in its buffer — memory that only grows, and a
+  // flush()/close() that waits for them until its timeout.
+  if (transports.length === 0) transports.push(new DiscardTransport());
 
   const shipshapeFormat = {
     options: {},
@@ -414,6 +425,7 @@ export function createLogger(options: LoggerOptions = {}): Logger {
     for (const t of allTransports()) {
       const threshold = (t.level ?? logger.level) as LogLevel;
       if (t.silent || LEVELS[threshold] < levelValue) continue;
+      if (t instanceof DiscardTransport) continue;
       if (t instanceof StreamFileTransport) {
         if (t.streamName === 'access') t.enqueue(line);
       } else if (t instanceof StdoutTransport && !t.pretty) t.writeLine(line);

@@ -151,6 +151,20 @@ describe('createLogger: fields and formats', () => {
   });
 });
 
+describe('createLogger with no output', () => {
+  it('console: false and no files or transports: lines are dropped, nothing is kept, flush and close return at once', async () => {
+    const logger = createLogger({ console: false, service: 'svc', env: 'test' });
+    for (let i = 0; i < 1000; i++) logger.info('nowhere', { i });
+    logger.warn('still nowhere');
+    expect(logger.readableLength).toBe(0);
+    const started = Date.now();
+    await logger.flush({ timeoutMs: 2000 });
+    await logger.close({ timeoutMs: 2000 });
+    // Without a transport winston kept every line and both calls waited out their timeout.
+    expect(Date.now() - started).toBeLessThan(2000);
+  });
+});
+
 describe('createLogger: redaction', () => {
   it('redacts default keys case-insensitively at any depth, also inside arrays', () => {
     const { logger, lines } = make();
