@@ -19,6 +19,29 @@ export class CacheError extends Error {
   }
 }
 
+/**
+ * `promise`, or a `REDIS_TIMEOUT` CacheError with `message()` once `ms` have passed. The timer is
+ * unref'd and cleared either way; the message is built only on a timeout.
+ */
+export async function withinTime<T>(
+  promise: Promise<T>,
+  ms: number,
+  message: () => string,
+): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      promise,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new CacheError('REDIS_TIMEOUT', message())), ms);
+        timer.unref();
+      }),
+    ]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
 export function show(value: unknown): string {
   if (typeof value === 'string')
     return JSON.stringify(value.length > 80 ? `${value.slice(0, 80)}…` : value);

@@ -1,4 +1,4 @@
-import { CacheError, checkPositiveNumber, invalidOption } from './errors.js';
+import { checkPositiveNumber, invalidOption, withinTime } from './errors.js';
 import type { CacheCheckFunction, CacheHealthCheckOptions, CacheStore } from './types.js';
 
 export const HEALTH_KNOWN: { [K in keyof Required<CacheHealthCheckOptions>]: true } = {
@@ -25,33 +25,19 @@ export function cacheHealthCheck(
   return async function cacheHealthCheck() {
     if (isClosed()) return { status: 'fail', output: `cache "${name}" is closed` };
     if (ping) {
-      let timer: NodeJS.Timeout | undefined;
       try {
         // The store's own timeout is for requests; a probe must answer sooner still.
-        await Promise.race([
+        await withinTime(
           ping(),
-          new Promise<never>((_, reject) => {
-            timer = setTimeout(
-              () =>
-                reject(
-                  new CacheError(
-                    'REDIS_TIMEOUT',
-                    `the store did not answer PING within ${timeoutMs} ms`,
-                  ),
-                ),
-              timeoutMs,
-            );
-            timer.unref();
-          }),
-        ]);
+          timeoutMs,
+          () => `the store did not answer PING within ${timeoutMs} ms`,
+        );
       } catch (error) {
         const health = store.health?.();
         return {
           status: 'warn',
           output: `cache "${name}" degraded: ${health?.output ?? (error instanceof Error ? error.message : String(error))}; requests are served by loaders${store.kind === 'tiered' ? ' and L1' : ''}`,
         };
-      } finally {
-        clearTimeout(timer);
       }
     }
     const health = store.health?.();

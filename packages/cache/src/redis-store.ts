@@ -6,6 +6,7 @@ import {
   checkPositiveNumber,
   invalidOption,
   warnUnknownOptions,
+  withinTime,
 } from './errors.js';
 import { TierCounters } from './memory-store.js';
 import type {
@@ -171,24 +172,12 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       probing = true;
       probe = true;
     }
-    let timer: NodeJS.Timeout | undefined;
     try {
-      const reply = await Promise.race([
+      const reply = await withinTime(
         client.sendCommand(args),
-        new Promise<never>((_, reject) => {
-          timer = setTimeout(
-            () =>
-              reject(
-                new CacheError(
-                  'REDIS_TIMEOUT',
-                  `Redis ${args[0]} did not answer within ${commandTimeoutMs} ms`,
-                ),
-              ),
-            commandTimeoutMs,
-          );
-          timer.unref();
-        }),
-      ]);
+        commandTimeoutMs,
+        () => `Redis ${args[0]} did not answer within ${commandTimeoutMs} ms`,
+      );
       failures = 0;
       if (open) {
         open = false;
@@ -208,7 +197,6 @@ export function redisStore(options: RedisStoreOptions): RedisStore {
       }
       throw error;
     } finally {
-      if (timer) clearTimeout(timer);
       if (probe) probing = false;
     }
   };
