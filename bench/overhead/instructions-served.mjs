@@ -15,12 +15,9 @@
 // Usage: node bench/overhead/instructions-served.mjs bare,full+lifecycle,full-api,hand,accessLog
 //   (names as cpu.mjs; `before:<name>` from BENCH_BEFORE)
 //   BENCH_WARMUP (3000), BENCH_SHORT (1000), BENCH_LONG (4000); the two runs of a name in parallel.
-import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { autocannon } from '../lib.mjs';
+import { underCallgrind } from './callgrind.mjs';
 import { benchServer } from './measure.mjs';
 
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 3000);
@@ -30,43 +27,21 @@ const host = new URL('./host.mjs', import.meta.url).pathname;
 
 async function count(label, requests) {
   const { module, env } = benchServer(label);
-  const out = join(
-    tmpdir(),
-    `shipshape-cgs-${process.pid}-${label.replace(/\W/g, '_')}-${requests}`,
-  );
-  const child = spawn(
-    'valgrind',
-    [
-      '--tool=callgrind',
-      `--callgrind-out-file=${out}`,
-      '--dump-line=no',
-      process.execPath,
-      host,
-      module.href,
-    ],
-    {
-      env: { ...process.env, NODE_ENV: 'production', ...env },
-      stdio: ['ignore', 'ignore', 'ignore', 'ipc'],
-    },
-  );
+  const run = underCallgrind(label, [host, module.href], { env, ipc: true });
   const [{ port }] = await Promise.race([
-    once(child, 'message'),
-    once(child, 'exit').then(([code]) => {
+    once(run.child, 'message'),
+    run.exited.then(([code]) => {
       throw new Error(`${label}: exited with ${code} before listening`);
     }),
   ]);
   const url = `http://127.0.0.1:${port}/`;
   await autocannon(url, { amount: WARMUP, connections: 10 });
   const result = await autocannon(url, { amount: requests, connections: 10 });
-  child.send({ type: 'stop' });
-  await once(child, 'exit');
+  run.child.send({ type: 'stop' });
+  const instructions = await run.instructions();
   if (result.non2xx > 0 || result.errors > 0 || result.requests.total !== requests)
     throw new Error(`${label}: ${result.non2xx} non-2xx, ${result.errors} errors`);
-  const text = await readFile(out, 'utf8');
-  await rm(out, { force: true });
-  const totals = /^(?:totals|summary): (\d+)/m.exec(text);
-  if (!totals) throw new Error(`no totals in ${out}`);
-  return Number(totals[1]);
+  return instructions;
 }
 
 const names = (process.argv[2] ?? 'bare,full+lifecycle').split(',');

@@ -10,11 +10,9 @@
 // Usage: node bench/overhead/instructions.mjs bare,full,full-api,pair,hand
 //   `before:<name>` builds it from BENCH_BEFORE (see snapshot-before.mjs).
 //   BENCH_WARMUP (4000), BENCH_SHORT (1000), BENCH_LONG (4000), BENCH_REPEAT (1)
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
-import { readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { underCallgrind } from './callgrind.mjs';
 import { request, settle } from './inproc.mjs';
 
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 4000);
@@ -96,32 +94,16 @@ async function child(label, requests) {
 }
 
 async function count(label, requests) {
-  const out = join(
-    tmpdir(),
-    `shipshape-cg-${process.pid}-${label.replace(/\W/g, '_')}-${requests}.out`,
-  );
-  const proc = spawn(
-    'valgrind',
-    [
-      '--tool=callgrind',
-      `--callgrind-out-file=${out}`,
-      '--dump-line=no',
-      process.execPath,
-      '--single-threaded',
-      new URL(import.meta.url).pathname,
-      '--child',
-      label,
-      String(requests),
-    ],
-    { env: { ...process.env, NODE_ENV: 'production' }, stdio: ['ignore', 'ignore', 'ignore'] },
-  );
-  const [code] = await once(proc, 'exit');
+  const run = underCallgrind(label, [
+    '--single-threaded',
+    new URL(import.meta.url).pathname,
+    '--child',
+    label,
+    String(requests),
+  ]);
+  const [code] = await run.exited;
   if (code !== 0) throw new Error(`${label}: exited with ${code}`);
-  const text = await readFile(out, 'utf8');
-  await rm(out, { force: true });
-  const totals = /^(?:totals|summary): (\d+)/m.exec(text);
-  if (!totals) throw new Error(`no totals in ${out}`);
-  return Number(totals[1]);
+  return run.instructions();
 }
 
 if (process.argv[2] === '--child') {
